@@ -1,0 +1,74 @@
+// Locale-free ASCII helpers shared by the codec. Not part of the public API.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+namespace scgi::detail {
+
+constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+constexpr char to_upper(char c) noexcept {
+    return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+}
+
+constexpr char to_lower(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+/// ASCII case-insensitive equality; other bytes compare exactly.
+constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (to_lower(a[i]) != to_lower(b[i])) return false;
+    }
+    return true;
+}
+
+/// The value of a hexadecimal digit, or -1 if `c` is not one.
+constexpr int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/// RFC 9110 `tchar`: the bytes allowed in an HTTP header name.
+constexpr bool is_token_char(char c) noexcept {
+    if (c >= '0' && c <= '9') return true;
+    if (c >= 'a' && c <= 'z') return true;
+    if (c >= 'A' && c <= 'Z') return true;
+    switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*':
+    case '+': case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+        return true;
+    default:
+        return false;
+    }
+}
+
+/// True if `s` is a non-empty HTTP token.
+constexpr bool is_token(std::string_view s) noexcept {
+    if (s.empty()) return false;
+    for (char c : s) {
+        if (!is_token_char(c)) return false;
+    }
+    return true;
+}
+
+/// Parses a non-empty run of decimal digits into a 64-bit value.
+/// Returns 0 on success, 1 if `s` is empty or holds a non-digit, 2 on overflow.
+constexpr int parse_decimal(std::string_view s, unsigned long long& out) noexcept {
+    if (s.empty()) return 1;
+    unsigned long long value = 0;
+    for (char c : s) {
+        if (!is_digit(c)) return 1;
+        const auto digit = static_cast<unsigned long long>(c - '0');
+        if (value > (~0ull - digit) / 10) return 2;
+        value = value * 10 + digit;
+    }
+    out = value;
+    return 0;
+}
+
+}  // namespace scgi::detail

@@ -1,0 +1,168 @@
+#include <scgi/error.hpp>
+
+#include <string>
+
+namespace scgi {
+namespace {
+
+// The one place that names every rule. Messages say what was wrong in the
+// terms of the protocol, so a log line is enough to find the broken rule.
+const char* describe(error e) noexcept {
+    switch (e) {
+    case error::need_more:
+        return "need more input";
+    case error::length_not_digit:
+        return "netstring length must start with a decimal digit";
+    case error::length_leading_zero:
+        return "netstring length has a leading zero";
+    case error::length_overflow:
+        return "netstring length overflows";
+    case error::missing_colon:
+        return "netstring length is not followed by ':'";
+    case error::missing_comma:
+        return "header block is not followed by ',' at its declared length";
+    case error::header_unterminated:
+        return "header string runs past the declared end of the header block "
+               "(the block must end with a NUL)";
+    case error::odd_string_count:
+        return "header block has a name without a value (odd number of strings)";
+    case error::empty_name:
+        return "header name is empty";
+    case error::duplicate_header:
+        return "header name appears more than once";
+    case error::content_length_missing:
+        return "CONTENT_LENGTH header is missing";
+    case error::content_length_not_first:
+        return "CONTENT_LENGTH is not the first header";
+    case error::content_length_invalid:
+        return "CONTENT_LENGTH is not a non-empty run of decimal digits";
+    case error::content_length_overflow:
+        return "CONTENT_LENGTH does not fit in 64 bits";
+    case error::content_length_duplicate:
+        return "CONTENT_LENGTH appears more than once (request smuggling risk)";
+    case error::scgi_header_missing:
+        return "SCGI header is missing (nginx sends it only with "
+               "'include scgi_params;' next to scgi_pass)";
+    case error::scgi_header_invalid:
+        return "SCGI header value is not \"1\"";
+    case error::header_block_too_large:
+        return "header block exceeds the header block size limit";
+    case error::too_many_headers:
+        return "header count exceeds the header count limit";
+    case error::body_too_large:
+        return "CONTENT_LENGTH exceeds the body size limit";
+    case error::trailing_data:
+        return "bytes after the end of the request body "
+               "(SCGI carries one request per connection)";
+    case error::partial_request:
+        return "input ended before the request was complete";
+    case error::nul_in_name:
+        return "header name contains a NUL byte";
+    case error::nul_in_value:
+        return "header value contains a NUL byte";
+    case error::content_length_mismatch:
+        return "CONTENT_LENGTH header differs from the body length";
+    case error::invalid_header_name:
+        return "response header name is empty or not an HTTP token";
+    case error::invalid_header_value:
+        return "response header value or reason phrase contains CR, LF or NUL";
+    case error::invalid_status:
+        return "status code is not in 100..999";
+    case error::response_head_too_large:
+        return "response head exceeds the head size limit";
+    case error::bad_status_line:
+        return "status line is not 'HTTP/1.x NNN reason' or Status value is "
+               "not 'NNN reason'";
+    case error::bad_header_line:
+        return "response header line has no ':'";
+    case error::bad_header_name:
+        return "received response header name is empty or not an HTTP token";
+    case error::bad_header_value:
+        return "received response header value contains NUL or a CR not "
+               "followed by LF";
+    case error::obsolete_line_folding:
+        return "response header line starts with whitespace (obsolete line "
+               "folding)";
+    case error::partial_response:
+        return "input ended before the end of the response head";
+    case error::bad_percent_encoding:
+        return "'%' is not followed by two hexadecimal digits";
+    }
+    return "unknown scgi error";
+}
+
+class error_category_impl final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "scgi"; }
+
+    std::string message(int value) const override {
+        return describe(static_cast<error>(value));
+    }
+
+    std::error_condition default_error_condition(int value) const noexcept override {
+        switch (static_cast<error>(value)) {
+        case error::need_more:
+            return condition::need_more;
+        case error::header_block_too_large:
+        case error::too_many_headers:
+        case error::body_too_large:
+        case error::response_head_too_large:
+            return condition::limit_exceeded;
+        case error::nul_in_name:
+        case error::nul_in_value:
+        case error::content_length_mismatch:
+        case error::invalid_header_name:
+        case error::invalid_header_value:
+        case error::invalid_status:
+            return condition::invalid_argument;
+        default:
+            break;
+        }
+        if (value >= static_cast<int>(error::need_more) &&
+            value <= static_cast<int>(error::bad_percent_encoding)) {
+            return condition::protocol_violation;
+        }
+        return std::error_condition(value, *this);
+    }
+};
+
+class condition_category_impl final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "scgi.condition"; }
+
+    std::string message(int value) const override {
+        switch (static_cast<condition>(value)) {
+        case condition::need_more:
+            return "need more input";
+        case condition::limit_exceeded:
+            return "a configured limit was exceeded";
+        case condition::protocol_violation:
+            return "the input violates the protocol";
+        case condition::invalid_argument:
+            return "the caller's input cannot be encoded";
+        }
+        return "unknown scgi condition";
+    }
+};
+
+}  // namespace
+
+const std::error_category& error_category() noexcept {
+    static const error_category_impl instance;
+    return instance;
+}
+
+const std::error_category& condition_category() noexcept {
+    static const condition_category_impl instance;
+    return instance;
+}
+
+std::error_code make_error_code(error e) noexcept {
+    return {static_cast<int>(e), error_category()};
+}
+
+std::error_condition make_error_condition(condition c) noexcept {
+    return {static_cast<int>(c), condition_category()};
+}
+
+}  // namespace scgi
