@@ -16,7 +16,7 @@ const char* describe(error e) noexcept {
     case error::length_leading_zero:
         return "netstring length has a leading zero";
     case error::length_overflow:
-        return "netstring length overflows";
+        return "netstring length overflows the largest representable header block";
     case error::missing_colon:
         return "netstring length is not followed by ':'";
     case error::missing_comma:

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <utility>
@@ -70,15 +69,17 @@ std::size_t request_parser::put(std::string_view input, std::error_code& ec) {
             const char c = *p;
             if (detail::is_digit(c)) {
                 if (digits_ == 1 && declared_ == 0) return fail(error::length_leading_zero, consumed(), ec);
-                const auto digit = static_cast<std::size_t>(c - '0');
-                if (declared_ > (std::numeric_limits<std::size_t>::max() - digit) / 10) {
+                // declared_ <= max_header_block_bytes (< 2^32) before this
+                // digit, so the 64-bit arithmetic cannot overflow.
+                const std::uint64_t value = std::uint64_t{declared_} * 10 + static_cast<unsigned>(c - '0');
+                if (value > limits::max_header_block_bytes) {
                     return fail(error::length_overflow, consumed(), ec);
                 }
-                declared_ = declared_ * 10 + digit;
-                ++digits_;
-                if (declared_ > options_.limits.header_block_bytes) {
+                if (value > options_.limits.header_block_bytes) {
                     return fail(error::header_block_too_large, consumed(), ec);
                 }
+                declared_ = static_cast<std::size_t>(value);
+                ++digits_;
                 ++p;
                 continue;
             }
@@ -94,7 +95,10 @@ std::size_t request_parser::put(std::string_view input, std::error_code& ec) {
         const std::size_t wanted = declared_ - filled_;
         const std::size_t available = static_cast<std::size_t>(last - p);
         const std::size_t n = std::min(wanted, available);
-        if (n != 0) std::memcpy(head_.storage_.data() + filled_, p, n);
+        if (n != 0) {
+            reserve_block(filled_ + n);
+            std::memcpy(head_.storage_.data() + filled_, p, n);
+        }
         filled_ += n;
         p += n;
         if (filled_ != declared_) {
@@ -165,10 +169,19 @@ void request_parser::put_eof(std::error_code& ec) {
 void request_parser::begin_block() {
     state_ = state::block;
     filled_ = 0;
-    // The NUL scan reads whole blocks, so the storage carries padding. Grows
-    // only past the largest block seen: a warm parser does not allocate.
-    const std::size_t needed = declared_ + detail::nul_scan_padding;
-    if (head_.storage_.size() < needed) head_.storage_.resize(needed);
+}
+
+// Makes room for `size` block bytes plus the padding the NUL scan reads.
+// Storage grows with the bytes that actually arrive (geometrically, capped at
+// the declared length), so a peer that only declares a large block costs
+// nothing, and only past the largest block seen: a warm parser does not
+// allocate.
+void request_parser::reserve_block(std::size_t size) {
+    std::vector<char>& storage = head_.storage_;
+    const std::size_t needed = size + detail::nul_scan_padding;
+    if (storage.size() >= needed) return;
+    const std::size_t cap = declared_ + detail::nul_scan_padding;
+    storage.resize(std::min(std::max(needed, storage.size() * 2), cap));
 }
 
 // Validates the complete header block and fills the head. Returns the first

@@ -22,7 +22,9 @@ enum class error {
     length_not_digit,
     /// `<len>` has more than one digit and starts with `0`.
     length_leading_zero,
-    /// `<len>` does not fit in the platform's `size_t`.
+    /// `<len>` exceeds `limits::max_header_block_bytes`, the largest header
+    /// block the parser can represent (reported where it also exceeds the
+    /// configured limit, which cannot be larger).
     length_overflow,
     /// `<len>` is followed by a byte other than a digit or `:`.
     missing_colon,

@@ -36,8 +36,9 @@ namespace scgi {
 /// are consumed; nothing past the end of the input is read.
 ///
 /// Memory: the header block is copied once into storage the parser owns (so
-/// the head outlives the caller's read buffer); header names and values are
-/// views into it, with no allocation per header. After `reset()` the storage
+/// the head outlives the caller's read buffer), growing as its bytes arrive
+/// rather than as declared; header names and values are views into it, with
+/// no allocation per header. After `reset()` the storage
 /// is kept, so a warm parser parses further requests without allocating.
 ///
 /// A parser handles one request. After it is done or failed, `reset()` it to
@@ -121,6 +122,7 @@ private:
 
     std::size_t fail(error e, std::size_t consumed, std::error_code& ec) noexcept;
     void begin_block();
+    void reserve_block(std::size_t size);
     std::optional<error> parse_block();
     std::optional<error> split_block();
     std::optional<error> deduplicate();
