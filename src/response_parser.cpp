@@ -99,7 +99,8 @@ std::size_t response_parser::put(std::string_view input, std::error_code& ec) {
     const auto consumed = static_cast<std::size_t>(p - first);
     std::string& text = head_.storage_;
     if (text.size() + consumed > head_limit_) {
-        return fail(error::response_head_too_large, consumed, ec);
+        // Consumed up to the limit: the first byte past it is the offending one.
+        return fail(error::response_head_too_large, head_limit_ - text.size(), ec);
     }
     text.append(first, consumed);
     if (!complete) {

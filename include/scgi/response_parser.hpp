@@ -47,7 +47,8 @@ public:
     ///   `bad_header_line`, `bad_header_name`, `bad_header_value`,
     ///   `obsolete_line_folding`): final until `reset()`; later calls return
     ///   it again and consume nothing. `response_head_too_large` is reported
-    ///   as soon as the limit is passed; the others once the head is complete.
+    ///   as soon as the limit is passed, with consumption stopped at the limit;
+    ///   the others once the head is complete.
     /// Once the head is done, further calls consume nothing and succeed.
     std::size_t put(std::string_view input, std::error_code& ec);
 
