@@ -54,10 +54,10 @@ std::string_view request_head::path() const noexcept {
 std::string_view request_head::query() const noexcept {
     if (auto q = find("QUERY_STRING")) return *q;
     std::string_view u = uri();
+    u = u.substr(0, u.find('#'));  // a '?' inside the fragment starts no query
     const std::size_t question = u.find('?');
     if (question == std::string_view::npos) return {};
-    u.remove_prefix(question + 1);
-    return u.substr(0, u.find('#'));
+    return u.substr(question + 1);
 }
 
 std::string_view request_head::content_type() const noexcept { return value_or("CONTENT_TYPE"); }

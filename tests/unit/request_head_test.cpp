@@ -85,6 +85,8 @@ TEST(RequestHead, QueryFallsBackToTheUri) {
     EXPECT_EQ(parse({{"REQUEST_URI", "/p?a=1"}}).query(), "a=1");
     EXPECT_EQ(parse({{"REQUEST_URI", "/p"}}).query(), "");
     EXPECT_EQ(parse({{"REQUEST_URI", "/p#x?y"}}).path(), "/p");
+    // A '?' inside the fragment starts no query (RFC 3986).
+    EXPECT_EQ(parse({{"REQUEST_URI", "/p#x?y"}}).query(), "");
     // QUERY_STRING wins, even when empty.
     EXPECT_EQ(parse({{"REQUEST_URI", "/p?a=1"}, {"QUERY_STRING", ""}}).query(), "");
     EXPECT_EQ(parse({}).path(), "");

@@ -272,6 +272,9 @@ TEST(RequestParser, ContentLengthRules) {
     EXPECT_EQ(parse_error(frame("CONTENT_LENGTH\0001a\0SCGI\0001\0"s)), error::content_length_invalid);
     EXPECT_EQ(parse_error(frame("CONTENT_LENGTH\00018446744073709551616\0SCGI\0001\0"s)),
               error::content_length_overflow);
+    // A non-digit wins over overflow, wherever it is.
+    EXPECT_EQ(parse_error(frame("CONTENT_LENGTH\00099999999999999999999x\0SCGI\0001\0"s)),
+              error::content_length_invalid);
     // 2^64 - 1 fits (and is refused by nothing but a body limit).
     scgi::request_parser parser;
     const auto out = drive_whole(parser, frame("CONTENT_LENGTH\00018446744073709551615\0SCGI\0001\0"s));

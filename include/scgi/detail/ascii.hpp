@@ -57,12 +57,16 @@ constexpr bool is_token(std::string_view s) noexcept {
 }
 
 /// Parses a non-empty run of decimal digits into a 64-bit value.
-/// Returns 0 on success, 1 if `s` is empty or holds a non-digit, 2 on overflow.
+/// Returns 0 on success, 1 if `s` is empty or holds a non-digit anywhere,
+/// 2 if it is all digits but the value overflows. A non-digit wins over
+/// overflow, so `99999999999999999999x` is "not digits", whatever its length.
 constexpr int parse_decimal(std::string_view s, unsigned long long& out) noexcept {
     if (s.empty()) return 1;
-    unsigned long long value = 0;
     for (char c : s) {
         if (!is_digit(c)) return 1;
+    }
+    unsigned long long value = 0;
+    for (char c : s) {
         const auto digit = static_cast<unsigned long long>(c - '0');
         if (value > (~0ull - digit) / 10) return 2;
         value = value * 10 + digit;
