@@ -46,37 +46,40 @@ int main() {
     std::printf("Encoded %zu bytes (%zu of head):\n%s\n\n", wire.size(), head_size,
                 printable(wire).c_str());
 
-    // 2. Server side: feed the bytes 7 at a time, like reads from a socket.
+    // 2. Server side: the parser's driving loop, with "reads" of at most 7
+    //    bytes standing in for a socket.
     scgi::request_parser parser;
     std::string received_body;
     std::error_code ec;
     std::size_t reads = 0;
-    for (std::string_view rest = wire; !parser.is_done();) {
-        std::string_view chunk = rest.substr(0, 7);
-        rest.remove_prefix(chunk.size());
-        ++reads;
-        while (!chunk.empty() || !parser.is_head_done()) {
-            const std::size_t n = parser.put(chunk, ec);
-            chunk.remove_prefix(n);
-            if (ec == scgi::error::need_more) break;
-            if (ec) return fail("parse", ec);
-            received_body += parser.body_piece();
-            if (parser.is_done()) break;
+    std::string_view peer = wire;  // what the client has still to send
+    std::string_view input;        // what the last read returned, unconsumed
+    for (;;) {
+        input.remove_prefix(parser.put(input, ec));
+        if (ec == scgi::error::need_more) {
+            if (peer.empty()) {
+                parser.put_eof(ec);  // the peer closed early
+                return fail("parse", ec);
+            }
+            input = peer.substr(0, 7);
+            peer.remove_prefix(input.size());
+            ++reads;
+            continue;
         }
+        if (ec) return fail("parse", ec);  // the message names the broken rule
+        received_body += parser.body_piece();
+        if (parser.is_done()) break;
     }
+
     const scgi::request_head& head = parser.head();
-    std::printf("Parsed after %zu reads of 7 bytes: %zu headers\n", reads, head.size());
+    std::printf("Parsed after %zu reads: %zu headers\n", reads, head.size());
     for (const scgi::header h : head) {
-        std::printf("  %.*s = %.*s\n", static_cast<int>(h.name.size()), h.name.data(),
-                    static_cast<int>(h.value.size()), h.value.data());
+        std::printf("  %s = %s\n", std::string(h.name).c_str(), std::string(h.value).c_str());
     }
-    std::string lang;
-    const auto found = scgi::find_query_param(head.query(), "q", ec);
-    std::printf("method %.*s, path %.*s, query parameter q = \"%s\", X-Username = %.*s\n",
-                static_cast<int>(head.method().size()), head.method().data(),
-                static_cast<int>(head.path().size()), head.path().data(),
-                found ? found->c_str() : "", static_cast<int>(head.http_header("X-Username")->size()),
-                head.http_header("X-Username")->data());
+    const auto q = scgi::find_query_param(head.query(), "q", ec);
+    std::printf("method %s, path %s, query parameter q = \"%s\", X-Username = %s\n",
+                std::string(head.method()).c_str(), std::string(head.path()).c_str(),
+                q.value_or("").c_str(), std::string(head.http_header("X-Username").value_or("")).c_str());
     std::printf("body (%zu bytes): %s\n\n", received_body.size(), received_body.c_str());
 
     // 3. The response head, in the CGI Status: form front ends accept.
