@@ -145,21 +145,18 @@ public:
     }
 };
 
+// Constant-initialised, so error_category() needs no thread-safe static
+// guard: it runs on every parser call that returns need_more.
+constinit const error_category_impl error_instance{};
+constinit const condition_category_impl condition_instance{};
+
 }  // namespace
 
-const std::error_category& error_category() noexcept {
-    static const error_category_impl instance;
-    return instance;
-}
+namespace detail {
+constinit const std::error_category& error_category_instance = error_instance;
+}  // namespace detail
 
-const std::error_category& condition_category() noexcept {
-    static const condition_category_impl instance;
-    return instance;
-}
-
-std::error_code make_error_code(error e) noexcept {
-    return {static_cast<int>(e), error_category()};
-}
+const std::error_category& condition_category() noexcept { return condition_instance; }
 
 std::error_condition make_error_condition(condition c) noexcept {
     return {static_cast<int>(c), condition_category()};

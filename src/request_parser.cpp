@@ -15,6 +15,8 @@ namespace {
 
 constexpr std::string_view content_length_name = "CONTENT_LENGTH";
 constexpr std::string_view scgi_name = "SCGI";
+constexpr std::uint64_t content_length_hash = detail::hash_name(content_length_name);
+constexpr std::uint64_t scgi_hash = detail::hash_name(scgi_name);
 
 }  // namespace
 
@@ -48,8 +50,9 @@ std::size_t request_parser::fail(error e, std::size_t consumed, std::error_code&
     return consumed;
 }
 
-std::size_t request_parser::put(std::string_view input, std::error_code& ec) {
-    ec.clear();
+static_assert(request_parser::block_padding == detail::nul_scan_padding);
+
+std::size_t request_parser::put_slow(std::string_view input, std::error_code& ec) {
     body_piece_ = {};
     const char* const first = input.data();
     const char* const last = first + input.size();
@@ -96,7 +99,7 @@ std::size_t request_parser::put(std::string_view input, std::error_code& ec) {
         const std::size_t available = static_cast<std::size_t>(last - p);
         const std::size_t n = std::min(wanted, available);
         if (n != 0) {
-            reserve_block(filled_ + n);
+            if (head_.storage_.size() < filled_ + n + block_padding) reserve_block(filled_ + n);
             std::memcpy(head_.storage_.data() + filled_, p, n);
         }
         filled_ += n;
@@ -120,6 +123,7 @@ std::size_t request_parser::put(std::string_view input, std::error_code& ec) {
         body_remaining_ = head_.content_length_;
         state_ = body_remaining_ == 0 ? state::done : state::body;
         // Stop at the end of the head so the caller sees it before any body.
+        ec.clear();
         return consumed();
     }
 
@@ -134,6 +138,7 @@ std::size_t request_parser::put(std::string_view input, std::error_code& ec) {
         body_piece_ = std::string_view(p, n);
         body_remaining_ -= n;
         if (body_remaining_ == 0) state_ = state::done;
+        ec.clear();
         return n;
     }
 
@@ -142,6 +147,8 @@ std::size_t request_parser::put(std::string_view input, std::error_code& ec) {
             state_ = state::failed;
             error_ = error::trailing_data;
             ec = error::trailing_data;
+        } else {
+            ec.clear();
         }
         return 0;
 
@@ -187,22 +194,19 @@ void request_parser::reserve_block(std::size_t size) {
 // Validates the complete header block and fills the head. Returns the first
 // rule broken, in the documented order, or nothing.
 std::optional<error> request_parser::parse_block() {
-    if (const auto e = split_block()) return e;
-    if (const auto e = deduplicate()) return e;
+    special_headers special;
+    if (const auto e = split_block(special)) return e;
 
     request_head& h = head_;
-    const auto cl = std::find_if(h.entries_.begin(), h.entries_.end(), [&](const auto& e) {
-        return h.name_of(e) == content_length_name;
-    });
-    if (cl == h.entries_.end()) {
+    if (special.content_length == special_headers::absent) {
         if (!options_.allow_missing_content_length) return error::content_length_missing;
         h.content_length_ = 0;
     } else {
-        if (cl != h.entries_.begin() && !options_.allow_content_length_anywhere) {
+        if (special.content_length != 0 && !options_.allow_content_length_anywhere) {
             return error::content_length_not_first;
         }
         unsigned long long value = 0;
-        switch (detail::parse_decimal(h.value_of(*cl), value)) {
+        switch (detail::parse_decimal(h.value_of(h.entries_[special.content_length]), value)) {
         case 1: return error::content_length_invalid;
         case 2: return error::content_length_overflow;
         default: break;
@@ -210,8 +214,8 @@ std::optional<error> request_parser::parse_block() {
         h.content_length_ = value;
     }
 
-    if (const auto scgi = h.find(scgi_name)) {
-        if (*scgi != "1") return error::scgi_header_invalid;
+    if (special.scgi != special_headers::absent) {
+        if (h.value_of(h.entries_[special.scgi]) != "1") return error::scgi_header_invalid;
     } else if (!options_.allow_missing_scgi) {
         return error::scgi_header_missing;
     }
@@ -220,83 +224,157 @@ std::optional<error> request_parser::parse_block() {
     return std::nullopt;
 }
 
-// Splits the block into (name, value) entries at its NUL bytes.
-std::optional<error> request_parser::split_block() {
+// One pass over the block's NUL bytes: splits it into (name, value) entries,
+// checks the structure, applies the duplicate policy and notes where
+// CONTENT_LENGTH and SCGI are. A duplicate is remembered rather than returned
+// at once, so a structural error later in the block still takes precedence,
+// as documented.
+//
+// Duplicates, fast path: a Bloom filter over cheap name hashes answers
+// "new" for almost every name of an ordinary request; a filter hit compares
+// the name with the names kept so far. Names built to collide (the hash skips
+// the middle of long names) would make that quadratic, so after
+// `max_filter_hits` hits the block is split again and checked by sorting the
+// names instead: O(n log n) whatever the names.
+std::optional<error> request_parser::split_block(special_headers& special) {
     request_head& h = head_;
-    h.entries_.clear();
     const char* const block = h.storage_.data();
     const std::size_t size = declared_;
+    h.entries_.clear();
     if (size == 0) return std::nullopt;
     if (block[size - 1] != '\0') return error::header_unterminated;
 
-    std::optional<error> result;
-    std::size_t start = 0;
-    bool at_name = true;
-    request_head::entry current{};
-    const std::size_t max_headers = options_.limits.header_count;
-    detail::for_each_nul(block, size, [&](std::size_t nul) {
-        if (at_name) {
-            if (nul == start) {
-                result = error::empty_name;
-                return false;
+    constexpr unsigned max_filter_hits = 16;
+    unsigned filter_hits = 0;
+    detail::name_filter seen;
+    std::optional<error> duplicate;  // the first one; reported after the scan
+    const auto structure = for_each_pair([&](const request_head::entry& current) {
+        auto& entries = h.entries_;
+        const std::string_view name = h.name_of(current);
+        const std::uint64_t hash = detail::hash_name(name);
+        if (seen.test_and_set(hash)) {
+            if (++filter_hits > max_filter_hits) return false;
+            const auto earlier = std::find_if(entries.begin(), entries.end(), [&](const auto& e) {
+                return h.name_of(e) == name;
+            });
+            if (earlier != entries.end()) {
+                if (!duplicate) {  // only the first one is reported
+                    duplicate = duplicate_error(name);
+                    if (!duplicate && options_.duplicates == duplicate_policy::last_wins) {
+                        earlier->value_offset = current.value_offset;
+                        earlier->value_size = current.value_size;
+                    }
+                }
+                return true;
             }
-            current.name_offset = static_cast<std::uint32_t>(start);
-            current.name_size = static_cast<std::uint32_t>(nul - start);
-        } else {
-            if (h.entries_.size() == max_headers) {
-                result = error::too_many_headers;
-                return false;
-            }
-            current.value_offset = static_cast<std::uint32_t>(start);
-            current.value_size = static_cast<std::uint32_t>(nul - start);
-            // Cannot throw in practice: capacity grows to the largest request
-            // seen and the count is bounded by limits.header_count.
-            h.entries_.push_back(current);
         }
-        at_name = !at_name;
-        start = nul + 1;
+        if (hash == content_length_hash && name == content_length_name) {
+            special.content_length = entries.size();
+        } else if (hash == scgi_hash && name == scgi_name) {
+            special.scgi = entries.size();
+        }
+        // Cannot throw in practice: capacity grows to the largest request
+        // seen and the count is bounded by limits.header_count.
+        entries.push_back(current);
         return true;
     });
-    if (result) return result;
-    if (!at_name) return error::odd_string_count;
+    if (structure) return structure;
+    if (filter_hits <= max_filter_hits) return duplicate;
+
+    // Too many collisions: take every pair, then deduplicate by sorting.
+    h.entries_.clear();
+    special = {};
+    if (const auto e = for_each_pair([&](const request_head::entry& current) {
+            h.entries_.push_back(current);
+            return true;
+        })) {
+        return e;
+    }
+    return deduplicate_sorted(special);
+}
+
+// Walks the (name, value) pairs of the block (non-empty, NUL-terminated last
+// byte) and calls `visit(entry)` for each until it returns false. Returns the
+// structural error found first (empty name, too many headers, odd string
+// count), or nothing.
+template <class Visit>
+std::optional<error> request_parser::for_each_pair(Visit&& visit) const {
+    const char* const block = head_.storage_.data();
+    const std::size_t size = declared_;
+    // The block ends with a NUL, so every name's NUL is found before `size`;
+    // a value's NUL at or past `size` means the last string was a name.
+    detail::nul_cursor nuls(block, size);
+    const std::size_t max_headers = options_.limits.header_count;
+    std::size_t pairs = 0;
+    for (std::size_t start = 0; start < size;) {
+        const std::size_t name_end = nuls.next();
+        if (name_end == start) return error::empty_name;
+        const std::size_t value_end = nuls.next();
+        if (value_end >= size) return error::odd_string_count;
+        if (pairs == max_headers) return error::too_many_headers;
+        ++pairs;
+        const request_head::entry current{
+            static_cast<std::uint32_t>(start), static_cast<std::uint32_t>(name_end - start),
+            static_cast<std::uint32_t>(name_end + 1), static_cast<std::uint32_t>(value_end - name_end - 1)};
+        start = value_end + 1;
+        if (!visit(current)) return std::nullopt;
+    }
     return std::nullopt;
 }
 
-// Applies the duplicate policy in one pass with a hash set of names.
-std::optional<error> request_parser::deduplicate() {
+// The error a duplicate of `name` is under the options, if any.
+std::optional<error> request_parser::duplicate_error(std::string_view name) const noexcept {
+    if (name == content_length_name) return error::content_length_duplicate;
+    if (options_.duplicates == duplicate_policy::reject) return error::duplicate_header;
+    return std::nullopt;
+}
+
+// Duplicate policy over all entries by sorting their indexes by name, with
+// the same outcome as the fast path: the duplicate reported is the one met
+// first in received order; kept entries stay in received order.
+std::optional<error> request_parser::deduplicate_sorted(special_headers& special) {
     request_head& h = head_;
     auto& entries = h.entries_;
-    const std::size_t count = entries.size();
-    if (count < 2) return std::nullopt;
+    auto& order = name_order_;
+    order.resize(entries.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::uint32_t>(i);
+    std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+        const auto name_a = h.name_of(entries[a]);
+        const auto name_b = h.name_of(entries[b]);
+        return name_a < name_b || (name_a == name_b && a < b);
+    });
 
-    name_slots_.assign(detail::name_table_size(count), 0);
-    detail::name_table names(name_slots_);
-    const auto name_at = [&](std::uint32_t i) { return h.name_of(entries[i]); };
-
-    std::size_t kept = 0;
-    for (std::size_t i = 0; i < count; ++i) {
-        const request_head::entry e = entries[i];
-        const std::string_view name = h.name_of(e);
-        const std::ptrdiff_t earlier = names.insert(name, static_cast<std::uint32_t>(kept), name_at);
-        if (earlier < 0) {
-            entries[kept++] = e;
-            continue;
+    // Within a group of equal names the indexes ascend: the first is kept,
+    // the second is where the scan in received order meets the duplicate.
+    std::size_t first_duplicate = entries.size();
+    std::optional<error> duplicate;
+    for (std::size_t g = 0; g < order.size();) {
+        std::size_t end = g + 1;
+        const auto name = h.name_of(entries[order[g]]);
+        while (end < order.size() && h.name_of(entries[order[end]]) == name) ++end;
+        if (end - g > 1) {
+            const auto error_here = duplicate_error(name);
+            if (error_here && order[g + 1] < first_duplicate) {
+                first_duplicate = order[g + 1];
+                duplicate = error_here;
+            }
+            auto& kept = entries[order[g]];
+            if (options_.duplicates == duplicate_policy::last_wins) {
+                kept.value_offset = entries[order[end - 1]].value_offset;
+                kept.value_size = entries[order[end - 1]].value_size;
+            }
+            for (std::size_t k = g + 1; k < end; ++k) entries[order[k]].name_size = 0;  // drop
         }
-        if (name == content_length_name) return error::content_length_duplicate;
-        switch (options_.duplicates) {
-        case duplicate_policy::reject:
-            return error::duplicate_header;
-        case duplicate_policy::first_wins:
-            break;
-        case duplicate_policy::last_wins: {
-            auto& winner = entries[static_cast<std::size_t>(earlier)];
-            winner.value_offset = e.value_offset;
-            winner.value_size = e.value_size;
-            break;
-        }
-        }
+        g = end;
     }
-    entries.resize(kept);
+    if (duplicate) return duplicate;
+
+    std::erase_if(entries, [](const request_head::entry& e) { return e.name_size == 0; });
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        const auto name = h.name_of(entries[i]);
+        if (name == content_length_name) special.content_length = i;
+        if (name == scgi_name) special.scgi = i;
+    }
     return std::nullopt;
 }
 

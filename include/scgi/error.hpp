@@ -126,14 +126,23 @@ enum class condition {
     invalid_argument,
 };
 
-/// The category of `scgi::error`, named "scgi". A singleton.
-const std::error_category& error_category() noexcept;
+namespace detail {
+// The singleton behind error_category(), constant-initialised in error.cpp;
+// a reference so the header needs no definition of the category class.
+extern const std::error_category& error_category_instance;
+}  // namespace detail
+
+/// The category of `scgi::error`, named "scgi". A singleton. Inline (one
+/// load): parsers report `need_more` on nearly every call.
+inline const std::error_category& error_category() noexcept { return detail::error_category_instance; }
 
 /// The category of `scgi::condition`, named "scgi.condition". A singleton.
 const std::error_category& condition_category() noexcept;
 
 /// Makes `std::error_code ec = scgi::error::x;` work (found by ADL).
-std::error_code make_error_code(error e) noexcept;
+inline std::error_code make_error_code(error e) noexcept {
+    return {static_cast<int>(e), error_category()};
+}
 
 /// Makes `ec == scgi::condition::x` work (found by ADL).
 std::error_condition make_error_condition(condition c) noexcept;

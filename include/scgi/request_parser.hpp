@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string_view>
 #include <system_error>
@@ -78,7 +79,38 @@ public:
     /// names, header count), duplicates, CONTENT_LENGTH rules, SCGI rules, body
     /// limit. Length-prefix errors and `header_block_too_large` are reported at
     /// the offending byte, before anything is allocated.
-    std::size_t put(std::string_view input, std::error_code& ec);
+    std::size_t put(std::string_view input, std::error_code& ec) {
+        // Inline fast paths for the calls a streaming server makes most: a
+        // slice that stays inside the header block (a peer trickling its
+        // head) and body bytes. Everything else goes out of line.
+        if (state_ == state::block && input.size() < declared_ - filled_ &&
+            filled_ + input.size() + block_padding <= head_.storage_.size()) {
+            char* const to = head_.storage_.data() + filled_;
+            if (input.size() <= 8) {  // a trickle: cheaper than calling memcpy
+                for (std::size_t i = 0; i < input.size(); ++i) to[i] = input[i];
+            } else {
+                std::memcpy(to, input.data(), input.size());
+            }
+            filled_ += input.size();
+            body_piece_ = {};
+            ec = error::need_more;
+            return input.size();
+        }
+        if (state_ == state::body) {
+            body_piece_ = input.substr(0, body_remaining_ < input.size()
+                                              ? static_cast<std::size_t>(body_remaining_)
+                                              : input.size());
+            if (body_piece_.empty()) {
+                ec = error::need_more;
+                return 0;
+            }
+            body_remaining_ -= body_piece_.size();
+            if (body_remaining_ == 0) state_ = state::done;
+            ec.clear();
+            return body_piece_.size();
+        }
+        return put_slow(input, ec);
+    }
 
     /// Tells the parser that the input has ended (the peer closed its side).
     /// No error if the request is done; the stored error if the parser has
@@ -117,19 +149,33 @@ public:
     /// Prepares for a new request, keeping allocated storage.
     void reset() noexcept;
 
+    /// Readable bytes kept past the header block for the vectorised NUL scan.
+    static constexpr std::size_t block_padding = 64;
+
 private:
     enum class state : unsigned char { length, block, comma, body, done, failed };
 
+    /// Where CONTENT_LENGTH and SCGI are among the kept entries.
+    struct special_headers {
+        static constexpr std::size_t absent = static_cast<std::size_t>(-1);
+        std::size_t content_length = absent;
+        std::size_t scgi = absent;
+    };
+
+    std::size_t put_slow(std::string_view input, std::error_code& ec);
     std::size_t fail(error e, std::size_t consumed, std::error_code& ec) noexcept;
     void begin_block();
     void reserve_block(std::size_t size);
     std::optional<error> parse_block();
-    std::optional<error> split_block();
-    std::optional<error> deduplicate();
+    std::optional<error> split_block(special_headers& special);
+    template <class Visit>
+    std::optional<error> for_each_pair(Visit&& visit) const;
+    std::optional<error> duplicate_error(std::string_view name) const noexcept;
+    std::optional<error> deduplicate_sorted(special_headers& special);
 
     parser_options options_;
     request_head head_;
-    std::vector<std::uint32_t> name_slots_;  // scratch for duplicate detection
+    std::vector<std::uint32_t> name_order_;  // scratch for deduplicate_sorted
     std::string_view body_piece_;
     std::uint64_t body_remaining_ = 0;
     std::size_t declared_ = 0;   // <len> of the netstring, as parsed so far

@@ -1,12 +1,16 @@
 #include <scgi/request_parser.hpp>
 
 #include <scgi/encode_request.hpp>
+#include <scgi/detail/name_table.hpp>
 
 #include <gtest/gtest.h>
 
 #include "drive.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <functional>
 #include <cstdlib>
 #include <new>
 #include <stdexcept>
@@ -18,6 +22,12 @@
 namespace {
 std::atomic<long> allocations{0};
 }  // namespace
+
+// g++ 12 flags free() in a replaced operator delete as mismatched with new
+// (-Wmismatched-new-delete), though both replacements use malloc/free.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 
 void* operator new(std::size_t size) {
     allocations.fetch_add(1, std::memory_order_relaxed);
@@ -328,6 +338,92 @@ TEST(RequestParser, DuplicatesAmongManyHeaders) {
     EXPECT_EQ(parse_error(frame(block + "HTTP_X_399\0w\0"s)), error::duplicate_header);
     EXPECT_EQ(parse_error(frame(block + "HTTP_X_0\0w\0"s)), error::duplicate_header);
     EXPECT_FALSE(drive_whole(parser, frame(block + "HTTP_X_400\0w\0"s)).error);
+}
+
+// The duplicate policy as documented, written the obvious way: the error
+// reported is the first duplicate met in received order.
+struct policy_result {
+    std::error_code error;
+    std::vector<std::pair<std::string, std::string>> kept;
+};
+policy_result apply_policy(const std::vector<std::pair<std::string, std::string>>& pairs,
+                           scgi::duplicate_policy policy) {
+    policy_result r;
+    for (const auto& pair : pairs) {
+        const std::string& name = pair.first;  // not a binding: clang 14 cannot capture those
+        const std::string& value = pair.second;
+        auto earlier = std::find_if(r.kept.begin(), r.kept.end(), [&](const auto& k) { return k.first == name; });
+        if (earlier == r.kept.end()) {
+            r.kept.emplace_back(name, value);
+            continue;
+        }
+        if (r.error) continue;
+        if (name == "CONTENT_LENGTH") {
+            r.error = error::content_length_duplicate;
+        } else if (policy == scgi::duplicate_policy::reject) {
+            r.error = error::duplicate_header;
+        } else if (policy == scgi::duplicate_policy::last_wins) {
+            earlier->second = value;
+        }
+    }
+    return r;
+}
+
+// Names that share length, first 8 and last 8 bytes hash alike, so the
+// parser's filter hits for each and it switches to deduplicating by sorting.
+// Outcomes must not change with the path taken.
+TEST(RequestParser, CollidingNamesGiveTheSameOutcomes) {
+    const auto colliding = [](int i) {
+        char middle[4];
+        std::snprintf(middle, sizeof middle, "%03d", i);
+        return "HTTP_X_A" + std::string(middle) + "_TAIL_XX";
+    };
+    ASSERT_EQ(scgi::detail::hash_name(colliding(1)), scgi::detail::hash_name(colliding(2)));
+    const auto distinct = [](int i) { return "H" + std::to_string(i); };  // the fast path
+
+    std::uint32_t seed = 12345;
+    const auto next = [&] { return seed = seed * 1103515245u + 12345u, (seed >> 16) % 1000u; };
+    for (int round = 0; round < 40; ++round) {
+        // 60 pairs over 40 names: duplicates likely, sometimes a second
+        // CONTENT_LENGTH among them.
+        std::vector<std::pair<int, std::string>> picks;
+        for (int i = 0; i < 60; ++i) picks.emplace_back(static_cast<int>(next() % 40), std::to_string(i));
+        const bool second_length = round % 4 == 3;
+        for (const auto& make_name : {std::function<std::string(int)>(colliding),
+                                      std::function<std::string(int)>(distinct)}) {
+            std::vector<std::pair<std::string, std::string>> pairs{{"CONTENT_LENGTH", "0"}, {"SCGI", "1"}};
+            for (const auto& [n, v] : picks) pairs.emplace_back(make_name(n), v);
+            if (second_length) pairs.insert(pairs.begin() + 40, {"CONTENT_LENGTH", "0"});
+            std::string block;
+            for (const auto& [n, v] : pairs) block += n + '\0' + v + '\0';
+
+            for (auto policy : {scgi::duplicate_policy::reject, scgi::duplicate_policy::first_wins,
+                                scgi::duplicate_policy::last_wins}) {
+                const policy_result expected = apply_policy(pairs, policy);
+                scgi::parser_options options;
+                options.duplicates = policy;
+                scgi::request_parser parser(options);
+                const auto out = drive_whole(parser, frame(block));
+                SCOPED_TRACE("round " + std::to_string(round) + " policy " +
+                             std::to_string(static_cast<int>(policy)) + " first name " + pairs[2].first);
+                EXPECT_EQ(out.error, expected.error);
+                if (!expected.error) {
+                    EXPECT_EQ(out.headers, expected.kept);
+                }
+            }
+        }
+    }
+}
+
+TEST(RequestParser, CollidingNamesKeepTheStructureErrorsFirst) {
+    std::string block = minimal_block();
+    for (int i = 0; i < 40; ++i) block += "HTTP_X_A" + std::to_string(100 + i % 20) + "_TAIL_XX\0v\0"s;
+    EXPECT_EQ(parse_error(frame(block)), error::duplicate_header);
+    EXPECT_EQ(parse_error(frame(block + "\0v\0"s)), error::empty_name);
+    EXPECT_EQ(parse_error(frame(block + "odd\0"s)), error::odd_string_count);
+    scgi::parser_options options;
+    options.limits.header_count = 41;
+    EXPECT_EQ(parse_error(frame(block), options), error::too_many_headers);
 }
 
 TEST(RequestParser, ScgiHeaderRules) {

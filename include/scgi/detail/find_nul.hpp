@@ -13,38 +13,58 @@
 
 namespace scgi::detail {
 
-/// How many readable bytes `for_each_nul` may touch past `size`.
-inline constexpr std::size_t nul_scan_padding = 32;
+/// How many readable bytes past the end a `nul_cursor` may load.
+inline constexpr std::size_t nul_scan_padding = 64;
 
-/// Calls `visit(position)` for each NUL byte in `[data, data + size)`, in
-/// increasing order, until `visit` returns false. Returns false if a visit did.
+/// Walks the NUL bytes of a buffer in increasing order, 64 bytes per load:
+/// each step is a bit operation on a mask until the mask runs out.
 ///
-/// Precondition: `[data, data + size + nul_scan_padding)` is readable. The
-/// bytes past `size` are read in whole 32-byte blocks but never reported:
-/// the scan loads aligned-size blocks instead of testing every byte.
-template <class Visit>
-inline bool for_each_nul(const char* data, std::size_t size, Visit&& visit) {
-    for (std::size_t base = 0; base < size; base += 32) {
+/// Precondition: `[data, data + size + nul_scan_padding)` is readable. Loads
+/// are whole 64-byte chunks, so positions past `size` may be reported when no
+/// NUL is left before `size`; callers stop at `size`.
+class nul_cursor {
+public:
+    nul_cursor(const char* data, std::size_t size) noexcept
+        : data_(data), size_(size), mask_(zero_mask(data)) {}
+
+    /// The position of the next NUL, or a position >= size if none is left
+    /// before `size`.
+    std::size_t next() noexcept {
+        while (mask_ == 0) {
+            base_ += 64;
+            if (base_ >= size_) return size_;
+            mask_ = zero_mask(data_ + base_);
+        }
+        const std::size_t position = base_ + static_cast<std::size_t>(std::countr_zero(mask_));
+        mask_ &= mask_ - 1;
+        return position;
+    }
+
+private:
+    /// Bit i set iff p[i] == 0, for i in [0, 64).
+    static std::uint64_t zero_mask(const char* p) noexcept {
 #if defined(__SSE2__)
         const __m128i zero = _mm_setzero_si128();
-        const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + base));
-        const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + base + 16));
-        const auto lo_mask = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(lo, zero)));
-        const auto hi_mask = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(hi, zero)));
-        std::uint32_t mask = lo_mask | (hi_mask << 16);
+        std::uint64_t mask = 0;
+        for (int i = 0; i < 4; ++i) {
+            const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * i));
+            const auto bits = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(chunk, zero)));
+            mask |= std::uint64_t{bits} << (16 * i);
+        }
+        return mask;
 #else
-        std::uint32_t mask = 0;
-        for (std::size_t i = 0; i < 32; ++i) {
-            if (data[base + i] == '\0') mask |= std::uint32_t{1} << i;
+        std::uint64_t mask = 0;
+        for (int i = 0; i < 64; ++i) {
+            if (p[i] == '\0') mask |= std::uint64_t{1} << i;
         }
+        return mask;
 #endif
-        if (size - base < 32) mask &= (std::uint32_t{1} << (size - base)) - 1;
-        while (mask != 0) {
-            if (!visit(base + static_cast<std::size_t>(std::countr_zero(mask)))) return false;
-            mask &= mask - 1;
-        }
     }
-    return true;
-}
+
+    const char* data_;
+    std::size_t size_;
+    std::size_t base_ = 0;
+    std::uint64_t mask_;
+};
 
 }  // namespace scgi::detail
