@@ -252,21 +252,9 @@ std::optional<error> request_parser::split_block(special_headers& special) {
         auto& entries = h.entries_;
         const std::string_view name = h.name_of(current);
         const std::uint64_t hash = detail::hash_name(name);
-        if (seen.test_and_set(hash)) {
+        if (seen.test_and_set(hash)) [[unlikely]] {
             if (++filter_hits > max_filter_hits) return false;
-            const auto earlier = std::find_if(entries.begin(), entries.end(), [&](const auto& e) {
-                return h.name_of(e) == name;
-            });
-            if (earlier != entries.end()) {
-                if (!duplicate) {  // only the first one is reported
-                    duplicate = duplicate_error(name);
-                    if (!duplicate && options_.duplicates == duplicate_policy::last_wins) {
-                        earlier->value_offset = current.value_offset;
-                        earlier->value_size = current.value_size;
-                    }
-                }
-                return true;
-            }
+            if (merge_duplicate(current, duplicate)) return true;
         }
         if (hash == content_length_hash && name == content_length_name) {
             special.content_length = entries.size();
@@ -320,6 +308,26 @@ std::optional<error> request_parser::for_each_pair(Visit&& visit) const {
         if (!visit(current)) return std::nullopt;
     }
     return std::nullopt;
+}
+
+// After a filter hit: if an entry kept so far has the name of `current`,
+// applies the duplicate policy (or records the first duplicate error in
+// `duplicate`) and returns true; returns false if the name is new after all.
+// Out of line: rare, and it keeps the hot loop's registers free.
+bool request_parser::merge_duplicate(const request_head::entry& current, std::optional<error>& duplicate) {
+    request_head& h = head_;
+    const std::string_view name = h.name_of(current);
+    const auto earlier = std::find_if(h.entries_.begin(), h.entries_.end(),
+                                      [&](const auto& e) { return h.name_of(e) == name; });
+    if (earlier == h.entries_.end()) return false;
+    if (!duplicate) {  // only the first one is reported
+        duplicate = duplicate_error(name);
+        if (!duplicate && options_.duplicates == duplicate_policy::last_wins) {
+            earlier->value_offset = current.value_offset;
+            earlier->value_size = current.value_size;
+        }
+    }
+    return true;
 }
 
 // The error a duplicate of `name` is under the options, if any.

@@ -170,6 +170,8 @@ private:
     std::optional<error> split_block(special_headers& special);
     template <class Visit>
     std::optional<error> for_each_pair(Visit&& visit) const;
+    [[gnu::noinline]] bool merge_duplicate(const request_head::entry& current,
+                                           std::optional<error>& duplicate);
     std::optional<error> duplicate_error(std::string_view name) const noexcept;
     std::optional<error> deduplicate_sorted(special_headers& special);
 
