@@ -87,6 +87,35 @@ const char* describe(error e) noexcept {
         return "input ended before the end of the response head";
     case error::bad_percent_encoding:
         return "'%' is not followed by two hexadecimal digits";
+    case error::endpoint_empty:
+        return "endpoint is empty";
+    case error::endpoint_missing_port:
+        return "endpoint has no ':port' (write host:port, [v6]:port, unix:/path, "
+               "or a path containing '/')";
+    case error::endpoint_invalid_port:
+        return "endpoint port is not a decimal number from 0 to 65535";
+    case error::endpoint_invalid_host:
+        return "endpoint host is empty, holds a character no host name has, or its '[...]' "
+               "brackets are malformed";
+    case error::endpoint_invalid_path:
+        return "Unix socket path is empty or holds a NUL byte";
+    case error::endpoint_path_too_long:
+        return "Unix socket path is too long for sockaddr_un (at most 107 bytes)";
+    case error::unix_socket_in_use:
+        return "another process is listening on the Unix socket path";
+    case error::unix_path_not_socket:
+        return "the Unix socket path exists and is not a socket (left untouched)";
+    case error::socket_activation_invalid:
+        return "LISTEN_FDS/LISTEN_PID are malformed or a passed descriptor is "
+               "not a listening stream socket";
+    case error::head_timeout:
+        return "request head did not arrive within the head timeout";
+    case error::body_timeout:
+        return "no request body bytes arrived within the body timeout";
+    case error::write_timeout:
+        return "write did not complete within the write timeout";
+    case error::connect_timeout:
+        return "connection was not established within the connect timeout";
     }
     return "unknown scgi error";
 }
@@ -114,7 +143,21 @@ public:
         case error::invalid_header_name:
         case error::invalid_header_value:
         case error::invalid_status:
+        case error::endpoint_empty:
+        case error::endpoint_missing_port:
+        case error::endpoint_invalid_port:
+        case error::endpoint_invalid_host:
+        case error::endpoint_invalid_path:
+        case error::endpoint_path_too_long:
+        case error::unix_socket_in_use:
+        case error::unix_path_not_socket:
+        case error::socket_activation_invalid:
             return condition::invalid_argument;
+        case error::head_timeout:
+        case error::body_timeout:
+        case error::write_timeout:
+        case error::connect_timeout:
+            return condition::timed_out;
         default:
             break;
         }
@@ -139,7 +182,9 @@ public:
         case condition::protocol_violation:
             return "the input violates the protocol";
         case condition::invalid_argument:
-            return "the caller's input cannot be encoded";
+            return "the caller's input cannot be encoded or used";
+        case condition::timed_out:
+            return "a timeout expired";
         }
         return "unknown scgi condition";
     }

@@ -108,6 +108,38 @@ enum class error {
     // --- URI helpers --------------------------------------------------------
     /// `%` not followed by two hexadecimal digits.
     bad_percent_encoding,
+
+    // --- endpoints and listening sockets (Asio layer, caller's input) -------
+    /// The endpoint text is empty.
+    endpoint_empty,
+    /// A TCP endpoint without `:port` (and no `/` to make it a Unix path).
+    endpoint_missing_port,
+    /// The port is not a decimal number from 0 to 65535.
+    endpoint_invalid_port,
+    /// The host is empty or holds a character no host name has, or a `[` has
+    /// no matching `]`, or text follows `]` other than `:port`.
+    endpoint_invalid_host,
+    /// `unix:` with an empty path, or a path holding a NUL byte.
+    endpoint_invalid_path,
+    /// The Unix socket path does not fit in `sockaddr_un` (107 bytes on Linux).
+    endpoint_path_too_long,
+    /// Another process is listening on the Unix socket path.
+    unix_socket_in_use,
+    /// The Unix socket path exists and is not a socket: it is left alone.
+    unix_path_not_socket,
+    /// LISTEN_FDS / LISTEN_PID (systemd socket activation) are malformed, or
+    /// a passed descriptor is not a listening stream socket.
+    socket_activation_invalid,
+
+    // --- timeouts (Asio layer) ------------------------------------------------
+    /// The request head did not arrive within the head timeout.
+    head_timeout,
+    /// No body bytes arrived within the body inactivity timeout.
+    body_timeout,
+    /// A write did not complete within the write timeout.
+    write_timeout,
+    /// The connection was not established within the connect timeout.
+    connect_timeout,
 };
 
 /// Coarse groups of `error` values, for callers that branch on the kind of
@@ -122,8 +154,11 @@ enum class condition {
     /// boundaries, malformed response or URI). A server answers with 400.
     protocol_violation,
     /// The caller asked the encoder or response builder for something that
-    /// cannot be expressed (NUL in a header, bad status, ...).
+    /// cannot be expressed (NUL in a header, bad status, ...), or an endpoint
+    /// or listening socket the caller named is unusable.
     invalid_argument,
+    /// An Asio-layer timeout expired (head, body, write, connect).
+    timed_out,
 };
 
 namespace detail {

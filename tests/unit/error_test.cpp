@@ -8,7 +8,7 @@
 namespace {
 
 constexpr int first_error = static_cast<int>(scgi::error::need_more);
-constexpr int last_error = static_cast<int>(scgi::error::bad_percent_encoding);
+constexpr int last_error = static_cast<int>(scgi::error::connect_timeout);
 
 TEST(Error, CategoryIsNamedScgi) {
     EXPECT_STREQ(scgi::error_category().name(), "scgi");
@@ -58,21 +58,25 @@ TEST(Error, ConditionsGroupValues) {
         const bool is_argument = e == error::nul_in_name || e == error::nul_in_value ||
                                  e == error::content_length_mismatch ||
                                  e == error::invalid_header_name ||
-                                 e == error::invalid_header_value || e == error::invalid_status;
+                                 e == error::invalid_header_value || e == error::invalid_status ||
+                                 (e >= error::endpoint_empty && e <= error::socket_activation_invalid);
+        const bool is_timeout = e >= error::head_timeout && e <= error::connect_timeout;
         const bool is_need_more = e == error::need_more;
         EXPECT_EQ(ec == condition::limit_exceeded, is_limit) << ec.message();
         EXPECT_EQ(ec == condition::invalid_argument, is_argument) << ec.message();
         EXPECT_EQ(ec == condition::need_more, is_need_more) << ec.message();
-        EXPECT_EQ(ec == condition::protocol_violation, !is_limit && !is_argument && !is_need_more)
+        EXPECT_EQ(ec == condition::timed_out, is_timeout) << ec.message();
+        EXPECT_EQ(ec == condition::protocol_violation,
+                  !is_limit && !is_argument && !is_need_more && !is_timeout)
             << ec.message();
     }
 }
 
 TEST(Error, ConditionMessages) {
-    for (int v = 1; v <= 4; ++v) {
+    for (int v = 1; v <= 5; ++v) {
         EXPECT_NE(scgi::condition_category().message(v), "unknown scgi condition");
     }
-    EXPECT_EQ(scgi::condition_category().message(5), "unknown scgi condition");
+    EXPECT_EQ(scgi::condition_category().message(6), "unknown scgi condition");
     const std::error_condition c = scgi::condition::limit_exceeded;
     EXPECT_EQ(c.message(), "a configured limit was exceeded");
 }

@@ -61,7 +61,7 @@ struct vector_file {
 
 /// Every scgi::error by its enumerator name. Values are 1..N in declaration
 /// order (error.hpp: append-only), which the runner checks.
-inline constexpr std::array<std::pair<std::string_view, error>, 36> error_names{{
+inline constexpr std::array<std::pair<std::string_view, error>, 49> error_names{{
     {"need_more", error::need_more},
     {"length_not_digit", error::length_not_digit},
     {"length_leading_zero", error::length_leading_zero},
@@ -98,6 +98,19 @@ inline constexpr std::array<std::pair<std::string_view, error>, 36> error_names{
     {"obsolete_line_folding", error::obsolete_line_folding},
     {"partial_response", error::partial_response},
     {"bad_percent_encoding", error::bad_percent_encoding},
+    {"endpoint_empty", error::endpoint_empty},
+    {"endpoint_missing_port", error::endpoint_missing_port},
+    {"endpoint_invalid_port", error::endpoint_invalid_port},
+    {"endpoint_invalid_host", error::endpoint_invalid_host},
+    {"endpoint_invalid_path", error::endpoint_invalid_path},
+    {"endpoint_path_too_long", error::endpoint_path_too_long},
+    {"unix_socket_in_use", error::unix_socket_in_use},
+    {"unix_path_not_socket", error::unix_path_not_socket},
+    {"socket_activation_invalid", error::socket_activation_invalid},
+    {"head_timeout", error::head_timeout},
+    {"body_timeout", error::body_timeout},
+    {"write_timeout", error::write_timeout},
+    {"connect_timeout", error::connect_timeout},
 }};
 
 inline std::optional<error> error_from_name(std::string_view name) {

@@ -175,10 +175,9 @@ TEST(vector_files, error_table_matches_the_enum) {
         EXPECT_NE(std::error_code(vec::error_names[i].second).message(), "unknown scgi error")
             << vec::error_names[i].first;
     }
-    EXPECT_EQ(vec::error_names.back().second, scgi::error::bad_percent_encoding);
     EXPECT_EQ(std::error_code(static_cast<scgi::error>(vec::error_names.size() + 1)).message(),
               "unknown scgi error")
-        << "scgi::error has an enumerator after bad_percent_encoding: add it to error_names";
+        << "scgi::error has an enumerator after " << vec::error_names.back().first << ": add it to error_names";
 }
 
 TEST(vector_files, are_found_and_well_named) {

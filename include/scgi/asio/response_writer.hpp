@@ -1,0 +1,59 @@
+// How a server handler answers: head, body pieces with backpressure, finish.
+#pragma once
+
+#include <scgi/asio/response.hpp>
+#include <scgi/error.hpp>
+#include <scgi/response_head.hpp>
+
+#include <asio/awaitable.hpp>
+
+#include <string_view>
+#include <system_error>
+
+namespace scgi {
+namespace detail {
+struct connection_slot;
+struct server_access;
+}  // namespace detail
+
+/// Writes one CGI response to the front end. The head is held back until the
+/// first body piece or `finish()`, so a small response leaves in one write.
+/// Each `write` completes when the socket has taken the bytes: a front end
+/// that reads slowly slows the handler (backpressure), and one that stops
+/// reading is dropped after `server_options::write_timeout`.
+///
+/// Errors are returned, never thrown; after one, later calls return it again
+/// and write nothing. A front end that closed mid-response shows up as the
+/// socket's error (`broken_pipe`, `connection_reset`); SIGPIPE is never raised.
+/// Calling out of order (`write` before `write_head`, `write_head` twice) is
+/// a bug and throws `std::logic_error`.
+///
+/// Owned by the server; valid for the handler's run. Not thread-safe.
+class response_writer {
+public:
+    /// Sets the head (status and headers; CGI `Status:` form). Without a
+    /// Content-Length the body runs until the connection closes.
+    asio::awaitable<std::error_code> write_head(const response_head& head);
+
+    /// Writes body bytes (with the head first if it is still held back).
+    /// `error::write_timeout` if the socket did not take them in time.
+    asio::awaitable<std::error_code> write(std::string_view body_piece);
+
+    /// Ends the response: sends a held-back head. The server closes the
+    /// connection when the handler returns; calling `finish` is optional.
+    asio::awaitable<std::error_code> finish();
+
+    /// Writes a whole response in one go, adding Content-Length if the head
+    /// has none.
+    asio::awaitable<std::error_code> send(const response& whole);
+
+    /// True once `write_head` (or `send`) was called.
+    bool head_written() const noexcept;
+
+private:
+    friend struct detail::server_access;
+    explicit response_writer(detail::connection_slot& slot) noexcept : slot_(&slot) {}
+    detail::connection_slot* slot_;
+};
+
+}  // namespace scgi

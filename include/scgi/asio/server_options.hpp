@@ -1,0 +1,63 @@
+// Settings of an SCGI server, with their defaults.
+#pragma once
+
+#include <scgi/asio/listen.hpp>
+#include <scgi/asio/log.hpp>
+#include <scgi/asio/read_buffer.hpp>
+#include <scgi/parser_options.hpp>
+
+#include <chrono>
+#include <cstddef>
+
+namespace scgi {
+
+/// Everything a `scgi::server` can be tuned with. Each default is what a
+/// backend behind nginx, Apache or lighttpd on one machine wants to start.
+struct server_options {
+    /// Threads running connections. 1 suits one process per core (scale out
+    /// with several processes and `listen.reuse_port`); more share one
+    /// process's connections across cores.
+    unsigned threads = 1;
+
+    /// Connections served at once. At the limit the server stops accepting;
+    /// new connections wait in the kernel's listen backlog
+    /// (`listen.backlog`) until one finishes — no error, no busy loop.
+    std::size_t max_connections = 1024;
+
+    /// The whole request head must arrive within this time of the connection
+    /// being accepted (slow-header clients are dropped).
+    std::chrono::milliseconds head_timeout = std::chrono::seconds(30);
+
+    /// While the handler reads the body, each read must get bytes within
+    /// this time (an idle body is dropped; a slow but steady one is not).
+    std::chrono::milliseconds body_timeout = std::chrono::seconds(30);
+
+    /// Each write of the response must complete within this time (a front
+    /// end that stops reading is dropped).
+    std::chrono::milliseconds write_timeout = std::chrono::seconds(30);
+
+    /// On `stop()`, in-flight requests get this long to finish before their
+    /// connections are closed.
+    std::chrono::milliseconds stop_timeout = std::chrono::seconds(10);
+
+    /// Strictness and limits of request parsing (header block size, header
+    /// count, body size; lenient switches for odd front ends). A request over
+    /// a limit is answered 413 (body) or 431 (head).
+    parser_options parser{};
+
+    /// Bytes read per socket read, and the largest body piece a handler gets
+    /// at once. Allocated once per connection slot and reused.
+    std::size_t read_buffer_size = read_buffer::default_capacity;
+
+    /// Backlog, SO_REUSEPORT and the Unix socket file's mode.
+    listen_options listen{};
+
+    /// `run()` stops gracefully on SIGINT and SIGTERM.
+    bool handle_signals = true;
+
+    /// Where events go: a bad request, a timeout, a handler that threw,
+    /// start and stop. Default: one line per event on stderr.
+    log_function log = log_to_stderr;
+};
+
+}  // namespace scgi

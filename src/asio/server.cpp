@@ -1,0 +1,695 @@
+#include <scgi/asio/server.hpp>
+
+#include <scgi/asio/listen.hpp>
+#include <scgi/asio/read_request.hpp>
+#include <scgi/status.hpp>
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/generic/stream_protocol.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace scgi {
+namespace detail {
+
+using clock = std::chrono::steady_clock;
+using strand_type = asio::strand<asio::io_context::executor_type>;
+using socket_type = asio::basic_stream_socket<asio::generic::stream_protocol, strand_type>;
+constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+// How long, and how many bytes, the server keeps reading after its answer
+// when the front end may still be sending: closing a socket with unread
+// input sends a reset, which can make the front end lose the answer.
+constexpr std::chrono::milliseconds linger_time{2000};
+constexpr std::size_t linger_bytes = 1024 * 1024;
+
+// Everything one connection needs, allocated once and reused by the
+// connections that follow: no allocation per request beyond the coroutine
+// frames. Slots live as long as the server, so the timeout sweeper can post
+// to a slot whose connection has just ended (the generation tells).
+struct connection_slot {
+    connection_slot(asio::io_context& io, const server_options& opt)
+        : strand(asio::make_strand(io)), buffer(opt.read_buffer_size), parser(opt.parser), options(&opt) {}
+
+    strand_type strand;
+    std::optional<socket_type> socket;
+    // Bound to the connection's coroutine: at the stop deadline it cancels
+    // whatever the handler awaits (a timer, a database call), not only
+    // socket operations.
+    asio::cancellation_signal cancel;
+    read_buffer buffer;
+    request_parser parser;
+    std::string out;  // the serialised response head, or a whole error answer
+    const server_options* options;
+
+    // Written on `strand`, read by the sweeper: a deadline in clock ticks
+    // (0 = none) and the number of connections this slot has served.
+    std::atomic<clock::rep> deadline{0};
+    std::atomic<std::uint64_t> generation{0};
+    bool timed_out = false;  // set on `strand` by the sweeper
+
+    // The response's state, for response_writer.
+    bool head_written = false;
+    bool head_pending = false;
+    std::error_code write_error;
+
+    void arm(std::chrono::milliseconds timeout) noexcept {
+        timed_out = false;
+        deadline.store((clock::now() + timeout).time_since_epoch().count(), std::memory_order_relaxed);
+    }
+    void disarm() noexcept { deadline.store(0, std::memory_order_relaxed); }
+
+    // An operation that was cancelled because its deadline passed reports the
+    // timeout instead.
+    std::error_code timeout_or(std::error_code ec, error timeout) noexcept {
+        if (ec == asio::error::operation_aborted && timed_out) return timeout;
+        return ec;
+    }
+
+    // Writes `buffers` under the write timeout.
+    template <class Buffers>
+    asio::awaitable<std::error_code> write_all(const Buffers& buffers) {
+        arm(options->write_timeout);
+        auto [ec, n] = co_await asio::async_write(*socket, buffers, use_tuple);
+        disarm();
+        (void)n;
+        co_return timeout_or(ec, error::write_timeout);
+    }
+
+    void recycle() {
+        generation.fetch_add(1, std::memory_order_relaxed);
+        disarm();
+        timed_out = false;
+        socket.reset();
+        buffer.clear();
+        parser.reset();
+        out.clear();
+        head_written = false;
+        head_pending = false;
+        write_error = {};
+    }
+};
+
+// Builds the handler's views of a slot (their constructors are private).
+struct server_access {
+    static request make_request(connection_slot& slot) noexcept { return request(slot); }
+    static response_writer make_writer(connection_slot& slot) noexcept { return response_writer(slot); }
+};
+
+namespace {
+
+std::string describe(std::exception_ptr failure) {
+    try {
+        std::rethrow_exception(std::move(failure));
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (...) {
+        return "an exception not derived from std::exception";
+    }
+}
+
+bool is_resource_exhaustion(std::error_code ec) noexcept {
+    return ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system ||
+           ec == std::errc::no_buffer_space || ec == std::errc::not_enough_memory;
+}
+
+// The status a refused request gets, or 0 for none (the peer is gone or the
+// socket failed: nobody to answer).
+int status_for(std::error_code ec) noexcept {
+    if (ec == error::head_timeout) return 408;
+    if (ec == error::body_too_large) return 413;
+    if (ec == condition::limit_exceeded) return 431;
+    if (ec == condition::protocol_violation && ec != error::partial_request) return 400;
+    return 0;
+}
+
+}  // namespace
+}  // namespace detail
+
+using detail::connection_slot;
+
+// --- request -------------------------------------------------------------------
+
+const request_head& request::head() const noexcept { return slot_->parser.head(); }
+
+std::uint64_t request::body_remaining() const noexcept { return slot_->parser.body_remaining(); }
+
+asio::awaitable<std::tuple<std::error_code, std::string_view>> request::read_body_some() {
+    connection_slot& c = *slot_;
+    c.arm(c.options->body_timeout);
+    auto [ec, piece] = co_await async_read_body_some(*c.socket, c.buffer, c.parser, detail::use_tuple);
+    c.disarm();
+    co_return std::tuple<std::error_code, std::string_view>{c.timeout_or(ec, error::body_timeout), piece};
+}
+
+asio::awaitable<std::tuple<std::error_code, std::string>> request::read_body(std::size_t limit) {
+    std::string body;
+    if (content_length() > limit) {
+        co_return std::tuple<std::error_code, std::string>{error::body_too_large, std::move(body)};
+    }
+    body.reserve(static_cast<std::size_t>(content_length()));
+    for (;;) {
+        auto [ec, piece] = co_await read_body_some();
+        if (ec) co_return std::tuple<std::error_code, std::string>{ec, std::string()};
+        if (piece.empty()) break;
+        body += piece;
+    }
+    co_return std::tuple<std::error_code, std::string>{std::error_code{}, std::move(body)};
+}
+
+// --- response_writer ---------------------------------------------------------------
+
+bool response_writer::head_written() const noexcept { return slot_->head_written; }
+
+asio::awaitable<std::error_code> response_writer::write_head(const response_head& head) {
+    connection_slot& c = *slot_;
+    if (c.head_written) throw std::logic_error("scgi::response_writer: write_head called twice");
+    c.head_written = true;
+    c.head_pending = true;
+    c.out.clear();
+    head.serialize(c.out);
+    co_return std::error_code{};
+}
+
+asio::awaitable<std::error_code> response_writer::write(std::string_view body_piece) {
+    connection_slot& c = *slot_;
+    if (!c.head_written) throw std::logic_error("scgi::response_writer: write before write_head");
+    if (c.write_error) co_return c.write_error;
+    std::error_code ec;
+    if (c.head_pending) {
+        const std::array<asio::const_buffer, 2> both{asio::buffer(c.out), asio::buffer(body_piece)};
+        ec = co_await c.write_all(both);
+        c.head_pending = false;
+    } else if (!body_piece.empty()) {
+        ec = co_await c.write_all(asio::buffer(body_piece));
+    }
+    c.write_error = ec;
+    co_return ec;
+}
+
+asio::awaitable<std::error_code> response_writer::finish() {
+    connection_slot& c = *slot_;
+    if (!c.head_written) throw std::logic_error("scgi::response_writer: finish before write_head");
+    co_return co_await write({});
+}
+
+asio::awaitable<std::error_code> response_writer::send(const response& whole) {
+    connection_slot& c = *slot_;
+    co_await write_head(whole.head);
+    if (!whole.head.find("Content-Length")) {
+        // Put the length before the blank line that ends the head.
+        c.out.resize(c.out.size() - 2);
+        c.out += "Content-Length: ";
+        c.out += std::to_string(whole.body.size());
+        c.out += "\r\n\r\n";
+    }
+    co_return co_await write(whole.body);
+}
+
+// --- server ----------------------------------------------------------------------
+
+struct server::impl {
+    impl(handler h, server_options o)
+        : on_request(std::move(h)),
+          options(std::move(o)),
+          io(static_cast<int>(options.threads)),
+          control(asio::make_strand(io)),
+          sweeper(control),
+          slot_freed(control),
+          stop_deadline(control) {
+        if (!on_request) throw std::invalid_argument("scgi::server: empty handler");
+        if (options.threads == 0) throw std::invalid_argument("scgi::server: threads must be at least 1");
+        if (options.max_connections == 0) {
+            throw std::invalid_argument("scgi::server: max_connections must be at least 1");
+        }
+        if (options.head_timeout.count() <= 0 || options.body_timeout.count() <= 0 ||
+            options.write_timeout.count() <= 0 || options.stop_timeout.count() < 0) {
+            throw std::invalid_argument("scgi::server: timeouts must be positive");
+        }
+        if (options.read_buffer_size == 0) throw std::invalid_argument("scgi::server: read_buffer_size is 0");
+    }
+
+    handler on_request;
+    server_options options;
+    asio::io_context io;
+    detail::strand_type control;  // acceptors, timers, stop: one at a time
+    asio::steady_timer sweeper;
+    asio::steady_timer slot_freed;
+    asio::steady_timer stop_deadline;
+    std::optional<asio::signal_set> signals;
+    std::vector<listening_socket> listeners;
+    std::vector<endpoint> bound;
+
+    std::mutex mutex;  // guards slots and free_slots
+    std::vector<std::unique_ptr<connection_slot>> slots;
+    std::vector<connection_slot*> free_slots;
+    std::atomic<std::size_t> active{0};
+    std::atomic<std::size_t> accepted{0};
+    std::atomic<unsigned> waiting_for_slot{0};  // accept loops waiting at max_connections
+    std::atomic<bool> stop_requested{false};
+    bool serving = false;      // accept loops and sweeper started
+    bool stop_begun = false;   // on control
+    bool stopped = false;      // on control: the stop has completed
+    std::vector<std::thread> threads;
+
+    void log(log_level level, std::string_view message) const noexcept {
+        if (!options.log) return;
+        try {
+            options.log(level, message);
+        } catch (...) {
+            // A failing logger must not take a connection down.
+        }
+    }
+
+    connection_slot* acquire() {
+        std::lock_guard lock(mutex);
+        if (!free_slots.empty()) {
+            connection_slot* slot = free_slots.back();
+            free_slots.pop_back();
+            return slot;
+        }
+        if (slots.size() >= options.max_connections) return nullptr;
+        slots.push_back(std::make_unique<connection_slot>(io, options));
+        return slots.back().get();
+    }
+
+    // Returns a slot; `served` if it carried a connection (counted in active).
+    void release(connection_slot& slot, bool served) {
+        slot.recycle();
+        {
+            std::lock_guard lock(mutex);
+            free_slots.push_back(&slot);
+        }
+        if (served) active.fetch_sub(1, std::memory_order_acq_rel);
+        if (waiting_for_slot.load(std::memory_order_acquire) != 0 || stop_requested.load(std::memory_order_acquire)) {
+            asio::post(control, [this] {
+                slot_freed.cancel();
+                if (stop_requested && active.load() == 0) finish_stop();
+            });
+        }
+    }
+
+    void start_serving() {
+        if (listeners.empty()) throw std::logic_error("scgi::server: run() or start() before listen()");
+        if (serving) return;
+        serving = true;
+        // Waiters never re-arm this timer (that would cancel the other
+        // waiters): it stays at "never" and cancel() wakes them all.
+        slot_freed.expires_at(asio::steady_timer::time_point::max());
+        for (auto& listener : listeners) {
+            asio::co_spawn(control, accept_loop(listener), [this](std::exception_ptr e) {
+                if (e) log(log_level::error, "accept loop failed: " + detail::describe(e));
+            });
+        }
+        asio::co_spawn(control, sweep_loop(), [this](std::exception_ptr e) {
+            if (e) log(log_level::error, "timeout sweeper failed: " + detail::describe(e));
+        });
+        if (options.handle_signals) {
+            signals.emplace(control, SIGINT, SIGTERM);
+            signals->async_wait([this](std::error_code ec, int signal_number) {
+                if (ec) return;
+                log(log_level::info, signal_number == SIGINT ? "SIGINT: stopping" : "SIGTERM: stopping");
+                begin_stop();
+            });
+        }
+        for (const auto& where : bound) log(log_level::info, "listening on " + where.to_string());
+    }
+
+    // Accepts with accept4(SOCK_NONBLOCK | SOCK_CLOEXEC) first and waits for
+    // readiness only when nothing is pending: under load a connection costs
+    // one accept4, and accepted sockets are never inherited by programs a
+    // handler starts (Asio's own accept sets neither flag).
+    asio::awaitable<void> accept_loop(listening_socket& listener) {
+        auto& acceptor = listener.acceptor();
+        std::error_code setup_error;
+        acceptor.native_non_blocking(true, setup_error);
+        const auto local = acceptor.local_endpoint(setup_error);
+        if (setup_error) {
+            log(log_level::error, "cannot serve " + listener.endpoint().to_string() + ": " + setup_error.message());
+            co_return;
+        }
+        const int family = local.data()->sa_family;
+        const asio::generic::stream_protocol protocol(family, family == AF_UNIX ? 0 : IPPROTO_TCP);
+        std::optional<asio::steady_timer> backoff;
+        connection_slot* slot = nullptr;  // held while waiting for a connection
+        while (!stop_requested) {
+            if (!slot) slot = acquire();
+            if (!slot) {
+                // At max_connections: wait for a slot; new connections wait
+                // in the kernel's backlog meanwhile.
+                waiting_for_slot.fetch_add(1);
+                co_await slot_freed.async_wait(detail::use_tuple);
+                waiting_for_slot.fetch_sub(1);
+                continue;
+            }
+            const int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0) {
+                const std::error_code ec(errno, std::system_category());
+                if (ec == std::errc::operation_would_block || ec == std::errc::resource_unavailable_try_again) {
+                    auto [wait_error] = co_await acceptor.async_wait(asio::socket_base::wait_read, detail::use_tuple);
+                    if (wait_error) break;  // closed by stop()
+                    continue;
+                }
+                if (ec == std::errc::interrupted || ec == std::errc::connection_aborted) continue;
+                if (stop_requested || ec == std::errc::bad_file_descriptor) break;
+                // EMFILE and the like: the pending connection stays in the
+                // backlog, so retrying at once would spin. Back off.
+                log(log_level::error, "accept on " + listener.endpoint().to_string() + ": " + ec.message() +
+                                          (detail::is_resource_exhaustion(ec) ? "; retrying in 100 ms" : ""));
+                if (!backoff) backoff.emplace(control);
+                backoff->expires_after(std::chrono::milliseconds(100));
+                co_await backoff->async_wait(detail::use_tuple);
+                continue;
+            }
+            std::error_code assign_error;
+            slot->socket.emplace(slot->strand);
+            slot->socket->assign(protocol, fd, assign_error);
+            if (assign_error) {
+                ::close(fd);
+                slot->socket.reset();
+                log(log_level::error, "accept: " + assign_error.message());
+                continue;
+            }
+            accepted.fetch_add(1, std::memory_order_relaxed);
+            active.fetch_add(1, std::memory_order_acq_rel);
+            asio::co_spawn(slot->strand, serve(*slot),
+                           asio::bind_cancellation_slot(slot->cancel.slot(), [this, slot](std::exception_ptr e) {
+                               if (!e) return;
+                               log(log_level::error, "connection failed: " + detail::describe(e));
+                               release(*slot, true);
+                           }));
+            slot = nullptr;
+        }
+        if (slot) release(*slot, false);
+    }
+
+    // Fires every quarter of the shortest timeout (at least every second) and
+    // cancels the operations whose deadline passed: one timer for the whole
+    // server instead of a timer per connection (each re-arm would be a
+    // syscall), at the price of timeouts firing up to a quarter late.
+    asio::awaitable<void> sweep_loop() {
+        const auto shortest = std::min({options.head_timeout, options.body_timeout, options.write_timeout});
+        const auto interval = std::clamp(shortest / 4, std::chrono::milliseconds(5), std::chrono::milliseconds(1000));
+        while (!stopped) {
+            sweeper.expires_after(interval);
+            auto [ec] = co_await sweeper.async_wait(detail::use_tuple);
+            if (ec || stopped) break;
+            const auto now = detail::clock::now().time_since_epoch().count();
+            std::lock_guard lock(mutex);
+            for (const auto& owned : slots) {
+                connection_slot* slot = owned.get();
+                const auto due = slot->deadline.load(std::memory_order_relaxed);
+                if (due == 0 || due > now) continue;
+                const auto generation = slot->generation.load(std::memory_order_relaxed);
+                asio::post(slot->strand, [slot, generation, due] {
+                    // The connection may have moved on (or ended) since.
+                    if (slot->generation.load(std::memory_order_relaxed) != generation) return;
+                    if (slot->deadline.load(std::memory_order_relaxed) != due) return;
+                    slot->timed_out = true;
+                    slot->disarm();
+                    std::error_code ignored;
+                    if (slot->socket) slot->socket->cancel(ignored);
+                });
+            }
+        }
+    }
+
+    asio::awaitable<void> serve(connection_slot& c) {
+        c.arm(options.head_timeout);
+        auto [ec] = co_await async_read_request_head(*c.socket, c.buffer, c.parser, detail::use_tuple);
+        c.disarm();
+        ec = c.timeout_or(ec, error::head_timeout);
+        if (ec) {
+            co_await refuse(c, ec);
+        } else {
+            co_await run_handler(c);
+        }
+        co_await close(c);
+        release(c, true);
+    }
+
+    // Answers a request that failed before the handler, if anyone is there
+    // to read the answer.
+    asio::awaitable<void> refuse(connection_slot& c, std::error_code ec) {
+        if (ec == error::partial_request) {
+            // A connection closed before a whole head: health checks do this
+            // with no byte at all, which is not worth a line.
+            if (c.parser.is_started()) log(log_level::warning, "peer closed mid-request: " + ec.message());
+            co_return;
+        }
+        const int status = detail::status_for(ec);
+        if (status == 0) {
+            if (ec != asio::error::operation_aborted) log(log_level::warning, "reading request: " + ec.message());
+            co_return;
+        }
+        log(log_level::warning, std::to_string(status) + " " + std::string(reason_phrase(status)) + ": " +
+                                    ec.message());
+        co_await send_plain(c, status, ec.message());
+    }
+
+    asio::awaitable<void> send_plain(connection_slot& c, int status, std::string_view text) {
+        response_head head;
+        (void)head.set_status(status);  // status is one of ours: valid
+        (void)head.add("Content-Type", "text/plain; charset=utf-8");
+        head.add_content_length(text.size() + 1);
+        c.out.clear();
+        head.serialize(c.out);
+        c.out += text;
+        c.out += '\n';
+        const auto ec = co_await c.write_all(asio::buffer(c.out));
+        if (ec && ec != asio::error::operation_aborted) {
+            log(log_level::warning, "writing " + std::to_string(status) + " answer: " + ec.message());
+        }
+    }
+
+    asio::awaitable<void> run_handler(connection_slot& c) {
+        request req = detail::server_access::make_request(c);
+        response_writer writer = detail::server_access::make_writer(c);
+        std::exception_ptr failure;
+        try {
+            co_await on_request(req, writer);
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        const auto what = [&] {
+            return std::string(c.parser.head().method()) + " " + std::string(c.parser.head().uri());
+        };
+        if (failure) {
+            log(log_level::error, "handler threw on " + what() + ": " + detail::describe(failure));
+            if (!c.head_written) co_await send_plain(c, 500, "Internal Server Error");
+            co_return;
+        }
+        if (!c.head_written) {
+            log(log_level::error, "handler returned without a response on " + what());
+            co_await send_plain(c, 500, "Internal Server Error");
+            co_return;
+        }
+        if (c.head_pending && !c.write_error) co_await writer.finish();
+    }
+
+    // Ends the connection. If the front end may still be sending (a body the
+    // handler did not read, or bytes after a refused head), reads and drops
+    // them for a bounded time first, so the close does not reset the
+    // connection under the answer.
+    asio::awaitable<void> close(connection_slot& c) {
+        std::error_code ignored;
+        if (!c.socket->is_open()) co_return;
+        c.socket->shutdown(asio::socket_base::shutdown_send, ignored);
+        const bool peer_may_send = !c.parser.is_done() || !c.buffer.empty();
+        if (peer_may_send && !c.write_error && !stop_requested) {
+            std::size_t dropped = 0;
+            c.arm(std::min(detail::linger_time, options.body_timeout));
+            while (dropped < detail::linger_bytes) {
+                c.buffer.clear();
+                auto [ec, n] = co_await c.socket->async_read_some(c.buffer.prepare(), detail::use_tuple);
+                if (ec) break;
+                dropped += n;
+            }
+            c.disarm();
+        }
+        c.socket->close(ignored);
+    }
+
+    void begin_stop() {
+        stop_requested = true;
+        if (stop_begun) return;
+        stop_begun = true;
+        for (auto& listener : listeners) {
+            // Remove the file while the socket is still open: its inode
+            // cannot be reused by a replacement file meanwhile.
+            listener.remove_socket_file();
+            std::error_code ignored;
+            listener.acceptor().close(ignored);
+        }
+        slot_freed.cancel();
+        if (signals) signals->cancel();
+        if (active.load() == 0) return finish_stop();
+        log(log_level::info, "stopping: waiting for " + std::to_string(active.load()) + " connection(s)");
+        stop_deadline.expires_after(options.stop_timeout);
+        stop_deadline.async_wait([this](std::error_code ec) {
+            if (ec || stopped) return;
+            log(log_level::warning, "stop deadline passed: closing " + std::to_string(active.load()) +
+                                        " connection(s)");
+            std::lock_guard lock(mutex);
+            for (const auto& owned : slots) {
+                connection_slot* slot = owned.get();
+                const auto generation = slot->generation.load();
+                asio::post(slot->strand, [slot, generation] {
+                    if (slot->generation.load() != generation || !slot->socket) return;
+                    slot->cancel.emit(asio::cancellation_type::terminal);
+                    std::error_code ignored;
+                    slot->socket->close(ignored);
+                });
+            }
+        });
+    }
+
+    // On control, once nothing is in flight: lets io.run() return.
+    void finish_stop() {
+        if (stopped) return;
+        stopped = true;
+        sweeper.cancel();
+        stop_deadline.cancel();
+        slot_freed.cancel();
+        if (signals) signals->cancel();
+        log(log_level::info, "stopped");
+    }
+};
+
+server::server(handler on_request, server_options options)
+    : impl_(std::make_unique<impl>(std::move(on_request), std::move(options))) {}
+
+namespace {
+
+handler wrap(simple_handler on_request) {
+    if (!on_request) throw std::invalid_argument("scgi::server: empty handler");
+    return [h = std::move(on_request)](request& req, response_writer& writer) -> asio::awaitable<void> {
+        const response whole = co_await h(req);
+        co_await writer.send(whole);
+    };
+}
+
+}  // namespace
+
+server::server(simple_handler on_request, server_options options)
+    : server(wrap(std::move(on_request)), std::move(options)) {}
+
+server::~server() {
+    stop();
+    wait();
+}
+
+endpoint server::listen(const endpoint& where, std::error_code& ec) {
+    listening_socket socket = scgi::listen(impl_->control, where, impl_->options.listen, ec);
+    if (ec) return {};
+    endpoint actual = socket.endpoint();
+    impl_->listeners.push_back(std::move(socket));
+    impl_->bound.push_back(actual);
+    return actual;
+}
+
+endpoint server::listen(const endpoint& where) {
+    std::error_code ec;
+    endpoint actual = listen(where, ec);
+    if (ec) throw std::system_error(ec, "scgi::server: cannot listen on " + where.to_string());
+    return actual;
+}
+
+std::size_t server::adopt_activated_sockets(std::error_code& ec) {
+    auto sockets = scgi::adopt_activated_sockets(impl_->control, ec);
+    if (ec) return 0;
+    for (auto& socket : sockets) {
+        impl_->bound.push_back(socket.endpoint());
+        impl_->listeners.push_back(std::move(socket));
+    }
+    return sockets.size();
+}
+
+std::size_t server::adopt_activated_sockets() {
+    std::error_code ec;
+    const std::size_t n = adopt_activated_sockets(ec);
+    if (ec) throw std::system_error(ec, "scgi::server: socket activation");
+    return n;
+}
+
+endpoint server::adopt(int listening_fd, std::error_code& ec) {
+    listening_socket socket = adopt_listening_socket(impl_->control, listening_fd, ec);
+    if (ec) return {};
+    endpoint actual = socket.endpoint();
+    impl_->listeners.push_back(std::move(socket));
+    impl_->bound.push_back(actual);
+    return actual;
+}
+
+endpoint server::adopt(int listening_fd) {
+    std::error_code ec;
+    endpoint actual = adopt(listening_fd, ec);
+    if (ec) throw std::system_error(ec, "scgi::server: cannot adopt descriptor " + std::to_string(listening_fd));
+    return actual;
+}
+
+std::vector<endpoint> server::endpoints() const { return impl_->bound; }
+
+void server::run() {
+    impl_->start_serving();
+    // The calling thread is one of options.threads.
+    for (unsigned i = 1; i < impl_->options.threads; ++i) {
+        impl_->threads.emplace_back([this] { impl_->io.run(); });
+    }
+    impl_->io.run();
+    wait();
+}
+
+void server::start() {
+    impl_->start_serving();
+    for (unsigned i = 0; i < impl_->options.threads; ++i) {
+        impl_->threads.emplace_back([this] { impl_->io.run(); });
+    }
+}
+
+void server::wait() {
+    for (auto& t : impl_->threads) {
+        if (t.joinable()) t.join();
+    }
+    impl_->threads.clear();
+}
+
+void server::stop() noexcept {
+    impl_->stop_requested.store(true);
+    if (!impl_->serving) return;
+    asio::post(impl_->control, [this] { impl_->begin_stop(); });
+}
+
+std::size_t server::active_connections() const noexcept { return impl_->active.load(); }
+
+std::size_t server::connections_accepted() const noexcept { return impl_->accepted.load(); }
+
+asio::any_io_executor server::get_executor() const noexcept { return impl_->io.get_executor(); }
+
+}  // namespace scgi

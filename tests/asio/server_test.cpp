@@ -1,0 +1,694 @@
+// scgi::server and scgi::client over real sockets: TCP on 127.0.0.1 and Unix
+// sockets in a fresh temporary directory. Peers are plain blocking POSIX
+// sockets with receive/send timeouts, so every wait is bounded.
+#include <scgi/asio/client.hpp>
+#include <scgi/asio/server.hpp>
+#include <scgi/encode_request.hpp>
+
+#include "vector_file.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_future.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace std::string_literals;
+
+// --- a blocking peer with timeouts ---------------------------------------------
+
+class peer {
+public:
+    explicit peer(const scgi::endpoint& where) {
+        if (where.type() == scgi::endpoint::kind::unix_socket) {
+            fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            sockaddr_un addr{};
+            addr.sun_family = AF_UNIX;
+            std::memcpy(addr.sun_path, where.path().c_str(), where.path().size() + 1);
+            connected_ = ::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+        } else {
+            fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            sockaddr_in addr{};
+            addr.sin_family = AF_INET;
+            addr.sin_port = htons(where.port());
+            ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+            connected_ = ::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+        }
+        timeval tv{10, 0};
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    }
+    ~peer() { close(); }
+    peer(const peer&) = delete;
+    peer& operator=(const peer&) = delete;
+
+    bool connected() const { return connected_; }
+
+    bool send(std::string_view bytes) {
+        while (!bytes.empty()) {
+            const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+            if (n <= 0) return false;
+            bytes.remove_prefix(static_cast<std::size_t>(n));
+        }
+        return true;
+    }
+
+    // Everything until the server closes (or 10 s pass without a byte).
+    std::string receive_all() {
+        std::string out;
+        char chunk[65536];
+        for (;;) {
+            const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+            if (n <= 0) break;
+            out.append(chunk, static_cast<std::size_t>(n));
+        }
+        return out;
+    }
+
+    void shutdown_send() { ::shutdown(fd_, SHUT_WR); }
+    void shutdown_both() { ::shutdown(fd_, SHUT_RDWR); }
+
+    // Up to `n` bytes (fewer if the server closes first).
+    std::string receive(std::size_t n) {
+        std::string out(n, '\0');
+        std::size_t got = 0;
+        while (got < n) {
+            const ssize_t r = ::recv(fd_, out.data() + got, n - got, 0);
+            if (r <= 0) break;
+            got += static_cast<std::size_t>(r);
+        }
+        out.resize(got);
+        return out;
+    }
+
+    void close() {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+
+private:
+    int fd_ = -1;
+    bool connected_ = false;
+};
+
+std::string request_bytes(const std::vector<scgi::header>& headers, std::string_view body) {
+    std::string out;
+    EXPECT_FALSE(scgi::encode_request(headers, body.size(), out));
+    out += body;
+    return out;
+}
+
+std::string post(std::string_view uri, std::string_view body) {
+    return request_bytes({{"REQUEST_METHOD", "POST"}, {"REQUEST_URI", uri}}, body);
+}
+
+int status_of(std::string_view response) {
+    if (response.substr(0, 8) != "Status: " || response.size() < 11) return 0;
+    return std::atoi(std::string(response.substr(8, 3)).c_str());
+}
+
+std::string body_of(std::string_view response) {
+    const auto end = response.find("\r\n\r\n");
+    return end == std::string_view::npos ? std::string() : std::string(response.substr(end + 4));
+}
+
+// --- a server for one test -------------------------------------------------------
+
+// Log lines, kept for assertions.
+struct log_record {
+    std::mutex mutex;
+    std::vector<std::string> lines;
+    scgi::log_function hook() {
+        return [this](scgi::log_level level, std::string_view message) {
+            std::lock_guard lock(mutex);
+            lines.push_back(std::string(scgi::to_string(level)) + ": " + std::string(message));
+        };
+    }
+    bool contains(std::string_view text) {
+        std::lock_guard lock(mutex);
+        for (const auto& line : lines) {
+            if (line.find(text) != std::string::npos) return true;
+        }
+        return false;
+    }
+};
+
+class temp_dir {
+public:
+    temp_dir() {
+        std::string pattern = (std::filesystem::temp_directory_path() / "scgi-server-test.XXXXXX").string();
+        if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+        path_ = pattern;
+    }
+    ~temp_dir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path_, ignored);
+    }
+    std::string file(std::string_view name) const { return (path_ / name).string(); }
+
+private:
+    std::filesystem::path path_;
+};
+
+// The echo contract's /echo, streaming; /throw throws; /silent answers nothing;
+// /wait sleeps `wait_for` before answering.
+struct test_app {
+    std::chrono::milliseconds wait_for{0};
+
+    scgi::handler handler() {
+        return [this](scgi::request& req, scgi::response_writer& res) -> asio::awaitable<void> {
+            const std::string_view path = req.head().path();
+            if (path == "/throw") throw std::runtime_error("handler failure on purpose");
+            if (path == "/silent") co_return;
+            if (path == "/wait") {
+                asio::steady_timer timer(co_await asio::this_coro::executor, wait_for);
+                co_await timer.async_wait(asio::use_awaitable);
+            }
+            scgi::response_head head;
+            (void)head.add("Content-Type", "application/octet-stream");
+            head.add_content_length(req.content_length());
+            co_await res.write_head(head);
+            for (;;) {
+                auto [ec, piece] = co_await req.read_body_some();
+                if (ec || piece.empty()) break;
+                if (co_await res.write(piece)) break;
+            }
+            co_await res.finish();
+        };
+    }
+};
+
+struct running_server {
+    explicit running_server(scgi::server_options options = {}, scgi::handler h = {}) {
+        options.handle_signals = false;
+        options.log = log.hook();
+        if (!h) h = app.handler();
+        server = std::make_unique<scgi::server>(std::move(h), std::move(options));
+    }
+    ~running_server() {
+        server->stop();
+        server->wait();
+    }
+    scgi::endpoint listen_tcp() { return server->listen(scgi::endpoint::parse("127.0.0.1:0")); }
+    scgi::endpoint listen_unix() { return server->listen(scgi::endpoint::unix_socket(dir.file("s.sock"))); }
+
+    test_app app;
+    log_record log;
+    temp_dir dir;
+    std::unique_ptr<scgi::server> server;
+};
+
+// Sends from another thread while receiving: the server streams its answer
+// while it reads, so sending everything first could fill both directions'
+// socket buffers and stall.
+std::string round_trip(const scgi::endpoint& where, std::string_view bytes) {
+    peer p(where);
+    EXPECT_TRUE(p.connected());
+    bool sent = false;
+    std::thread sender([&] { sent = p.send(bytes); });
+    std::string response = p.receive_all();
+    sender.join();
+    EXPECT_TRUE(sent);
+    return response;
+}
+
+// Runs a client coroutine on its own io_context for at most 10 s.
+template <class T>
+T run_client(std::function<asio::awaitable<T>()> task) {
+    asio::io_context io;
+    auto result = asio::co_spawn(io, task(), asio::use_future);
+    io.run_for(10s);
+    if (result.wait_for(0s) != std::future_status::ready) throw std::runtime_error("client did not finish in 10 s");
+    return result.get();
+}
+
+// --- tests ---------------------------------------------------------------------------
+
+class BothTransports : public ::testing::TestWithParam<bool> {};
+
+TEST_P(BothTransports, EchoesBodiesOfEverySize) {
+    running_server s;
+    const auto where = GetParam() ? s.listen_unix() : s.listen_tcp();
+    s.server->start();
+    for (const std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{1024 * 1024}}) {
+        std::string body(size, '\0');
+        for (std::size_t i = 0; i < size; ++i) body[i] = static_cast<char>(i * 7 + 3);
+        const std::string response = round_trip(where, post("/echo", body));
+        EXPECT_EQ(status_of(response), 200) << size;
+        EXPECT_TRUE(body_of(response) == body) << size << " bytes sent, " << body_of(response).size() << " back";
+    }
+}
+
+TEST_P(BothTransports, ClientCallsTheServer) {
+    running_server s;
+    const auto where = GetParam() ? s.listen_unix() : s.listen_tcp();
+    s.server->start();
+    const auto outcome = run_client<std::tuple<std::error_code, int, std::string>>([&]() -> asio::awaitable<std::tuple<std::error_code, int, std::string>> {
+        scgi::client c(co_await asio::this_coro::executor, where);
+        const std::vector<scgi::header> headers{{"REQUEST_METHOD", "POST"}, {"REQUEST_URI", "/echo"}};
+        co_return co_await c.call(headers, "ping", 1024);
+    });
+    auto [ec, status, body] = outcome;
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_EQ(status, 200);
+    EXPECT_EQ(body, "ping");
+}
+
+INSTANTIATE_TEST_SUITE_P(Server, BothTransports, ::testing::Bool(),
+                         [](const auto& param_info) { return param_info.param ? "unix" : "tcp"; });
+
+TEST(Server, RequestArrivingOneByteAtATime) {
+    running_server s;
+    const auto where = s.listen_tcp();
+    s.server->start();
+    peer p(where);
+    const std::string request = post("/echo", "byte by byte");
+    for (const char c : request) {
+        ASSERT_TRUE(p.send(std::string_view(&c, 1)));
+        std::this_thread::sleep_for(200us);
+    }
+    const std::string response = p.receive_all();
+    EXPECT_EQ(status_of(response), 200);
+    EXPECT_EQ(body_of(response), "byte by byte");
+}
+
+TEST(Server, StreamedBodyArrivesInPieces) {
+    running_server s;
+    const auto where = s.listen_unix();
+    s.server->start();
+    peer p(where);
+    const std::string body(100000, 'x');
+    const std::string request = post("/echo", body);
+    // Head, then the body in 20 slices with pauses: the handler gets them
+    // as they come and the response is whole.
+    const std::size_t head = request.size() - body.size();
+    ASSERT_TRUE(p.send(std::string_view(request).substr(0, head)));
+    for (std::size_t at = head; at < request.size(); at += 10000) {
+        ASSERT_TRUE(p.send(std::string_view(request).substr(at, 10000)));
+        std::this_thread::sleep_for(2ms);
+    }
+    const std::string response = p.receive_all();
+    EXPECT_TRUE(body_of(response) == body) << body_of(response).size() << " bytes back";
+}
+
+TEST(Server, EveryMalformedVectorGetsAnErrorStatusAndTheServerGoesOn) {
+    running_server s;
+    const auto where = s.listen_tcp();
+    s.server->start();
+    namespace vectors = scgi::test::vectors;
+    int checked = 0;
+    for (const auto& path : vectors::list(vectors::kind::request)) {
+        vectors::vector_file v;
+        std::string problem;
+        ASSERT_TRUE(vectors::load(path, vectors::kind::request, v, problem)) << problem;
+        const scgi::parser_options defaults{};
+        const bool default_options =
+            !v.options.allow_missing_scgi && !v.options.allow_content_length_anywhere &&
+            !v.options.allow_missing_content_length && v.options.duplicates == defaults.duplicates &&
+            v.options.limits.header_block_bytes == defaults.limits.header_block_bytes &&
+            v.options.limits.header_count == defaults.limits.header_count &&
+            v.options.limits.body_bytes == defaults.limits.body_bytes;
+        if (!default_options || v.expect != vectors::expectation::error) continue;
+        if (v.expected_error == scgi::error::trailing_data) continue;  // the request itself is fine
+        const int expected = v.expected_error == scgi::error::body_too_large        ? 413
+                             : std::error_code(v.expected_error) == scgi::condition::limit_exceeded ? 431
+                                                                                   : 400;
+        const std::string response = round_trip(where, v.input);
+        EXPECT_EQ(status_of(response), expected) << path.filename() << ": " << response;
+        EXPECT_NE(body_of(response).find(std::error_code(v.expected_error).message()), std::string::npos)
+            << path.filename() << ": the answer names the rule";
+        ++checked;
+    }
+    EXPECT_GE(checked, 25);
+    // Still serving.
+    EXPECT_EQ(body_of(round_trip(where, post("/echo", "still here"))), "still here");
+    EXPECT_TRUE(s.log.contains("400 Bad Request"));
+}
+
+TEST(Server, LimitsAnswer413And431) {
+    scgi::server_options options;
+    options.parser.limits.body_bytes = 10;
+    options.parser.limits.header_count = 4;
+    running_server s(options);
+    const auto where = s.listen_tcp();
+    s.server->start();
+    EXPECT_EQ(status_of(round_trip(where, post("/echo", "0123456789"))), 200);
+    EXPECT_EQ(status_of(round_trip(where, post("/echo", "0123456789A"))), 413);
+    const std::string many = request_bytes(
+        {{"REQUEST_METHOD", "POST"}, {"REQUEST_URI", "/echo"}, {"A", "1"}, {"B", "2"}}, "");
+    EXPECT_EQ(status_of(round_trip(where, many)), 431);
+}
+
+TEST(Server, HandlerThatThrowsGets500AndALogLine) {
+    running_server s;
+    const auto where = s.listen_tcp();
+    s.server->start();
+    const std::string response = round_trip(where, post("/throw", ""));
+    EXPECT_EQ(status_of(response), 500);
+    EXPECT_TRUE(s.log.contains("handler failure on purpose"));
+    EXPECT_EQ(status_of(round_trip(where, post("/echo", "x"))), 200);
+}
+
+TEST(Server, HandlerThatAnswersNothingGets500) {
+    running_server s;
+    const auto where = s.listen_tcp();
+    s.server->start();
+    EXPECT_EQ(status_of(round_trip(where, post("/silent", ""))), 500);
+    EXPECT_TRUE(s.log.contains("without a response"));
+}
+
+TEST(Server, SimpleHandlerForm) {
+    scgi::server_options options;
+    options.handle_signals = false;
+    options.log = {};
+    scgi::server server(
+        [](scgi::request& req) -> asio::awaitable<scgi::response> {
+            if (req.head().path() == "/go") co_return scgi::response::redirect("/there");
+            co_return scgi::response::text(200, "hi " + std::string(req.head().method()));
+        },
+        options);
+    const auto where = server.listen(scgi::endpoint::parse("127.0.0.1:0"));
+    server.start();
+    const std::string hi = round_trip(where, post("/", ""));
+    EXPECT_EQ(status_of(hi), 200);
+    EXPECT_NE(hi.find("Content-Length: 7\r\n"), std::string::npos);
+    EXPECT_EQ(body_of(hi), "hi POST");
+    const std::string go = round_trip(where, post("/go", ""));
+    EXPECT_EQ(status_of(go), 302);
+    EXPECT_NE(go.find("Location: /there\r\n"), std::string::npos);
+    server.stop();
+    server.wait();
+}
+
+TEST(Server, SlowHeadIsDroppedWith408) {
+    scgi::server_options options;
+    options.head_timeout = 200ms;
+    running_server s(options);
+    const auto where = s.listen_tcp();
+    s.server->start();
+    peer p(where);
+    ASSERT_TRUE(p.send("70:CONTENT_LENGTH"));  // and then nothing
+    const auto started = std::chrono::steady_clock::now();
+    const std::string response = p.receive_all();
+    const auto waited = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(status_of(response), 408);
+    EXPECT_LT(waited, 5s);
+    EXPECT_TRUE(s.log.contains("head timeout"));
+}
+
+TEST(Server, IdleBodyIsDropped) {
+    scgi::server_options options;
+    options.body_timeout = 200ms;
+    running_server s(options);
+    const auto where = s.listen_tcp();
+    s.server->start();
+    peer p(where);
+    const std::string request = post("/echo", std::string(100, 'b'));
+    ASSERT_TRUE(p.send(std::string_view(request).substr(0, request.size() - 50)));  // half the body
+    const auto started = std::chrono::steady_clock::now();
+    const std::string response = p.receive_all();  // the head was answered; the body stops short
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+    EXPECT_EQ(status_of(response), 200);
+    EXPECT_EQ(body_of(response), std::string(50, 'b'));
+    // The server is still fine.
+    EXPECT_EQ(body_of(round_trip(where, post("/echo", "ok"))), "ok");
+}
+
+TEST(Server, PeerClosingMidRequestAndMidResponse) {
+    running_server s;
+    const auto where = s.listen_unix();
+    s.server->start();
+    {
+        peer p(where);
+        ASSERT_TRUE(p.send(post("/echo", "abcdef").substr(0, 20)));
+    }  // closed mid-head
+    {
+        peer p(where);
+        const std::string request = post("/echo", std::string(1000, 'z'));
+        ASSERT_TRUE(p.send(std::string_view(request).substr(0, request.size() - 500)));
+    }  // closed mid-body
+    {
+        // A large response the peer stops reading and closes: the handler's
+        // write fails cleanly (no SIGPIPE: the test process would die).
+        peer p(where);
+        const std::string request = post("/echo", std::string(4 * 1024 * 1024, 'r'));
+        std::thread sender([&] { (void)p.send(request); });
+        EXPECT_EQ(p.receive(1000).size(), 1000u);
+        p.shutdown_both();
+        sender.join();
+    }
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (s.server->active_connections() != 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_EQ(s.server->active_connections(), 0u);
+    EXPECT_EQ(body_of(round_trip(where, post("/echo", "alive"))), "alive");
+}
+
+TEST(Server, ThousandConcurrentConnections) {
+    rlimit limit{};
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+    if (limit.rlim_cur < 2200) {
+        limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, 4096);
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+    }
+    if (limit.rlim_cur < 2200) GTEST_SKIP() << "RLIMIT_NOFILE too low for 1000 connections";
+    scgi::server_options options;
+    options.max_connections = 1000;
+    options.listen.backlog = 1024;
+    running_server s(options);
+    const auto where = s.listen_unix();
+    s.server->start();
+    std::vector<std::unique_ptr<peer>> peers;
+    for (int i = 0; i < 1000; ++i) {
+        peers.push_back(std::make_unique<peer>(where));
+        ASSERT_TRUE(peers.back()->connected()) << i;
+        // Half of each request now, the rest below: all 1000 are open at once.
+        const std::string request = post("/echo", "connection " + std::to_string(i));
+        ASSERT_TRUE(peers.back()->send(std::string_view(request).substr(0, 10)));
+    }
+    for (int i = 0; i < 1000; ++i) {
+        const std::string request = post("/echo", "connection " + std::to_string(i));
+        ASSERT_TRUE(peers[static_cast<std::size_t>(i)]->send(std::string_view(request).substr(10)));
+    }
+    int answered = 0;
+    for (int i = 0; i < 1000; ++i) {
+        const std::string response = peers[static_cast<std::size_t>(i)]->receive_all();
+        answered += body_of(response) == "connection " + std::to_string(i);
+    }
+    EXPECT_EQ(answered, 1000);
+    EXPECT_EQ(s.server->connections_accepted(), 1000u);
+}
+
+TEST(Server, BeyondMaxConnectionsNewOnesWait) {
+    scgi::server_options options;
+    options.max_connections = 2;
+    running_server s(options);
+    s.app.wait_for = 300ms;
+    const auto where = s.listen_tcp();
+    s.server->start();
+    const auto started = std::chrono::steady_clock::now();
+    std::vector<std::thread> clients;
+    std::atomic<int> ok{0};
+    for (int i = 0; i < 4; ++i) {
+        clients.emplace_back([&] { ok += body_of(round_trip(where, post("/wait", "w"))) == "w"; });
+    }
+    for (auto& t : clients) t.join();
+    EXPECT_EQ(ok, 4);
+    // Two at a time, 300 ms each: at least two rounds.
+    EXPECT_GE(std::chrono::steady_clock::now() - started, 550ms);
+}
+
+TEST(Server, GracefulStopAnswersRequestsInFlight) {
+    running_server s;
+    s.app.wait_for = 300ms;
+    const auto where = s.listen_unix();
+    s.server->start();
+    std::vector<std::thread> clients;
+    std::atomic<int> ok{0};
+    for (int i = 0; i < 5; ++i) {
+        clients.emplace_back([&] { ok += body_of(round_trip(where, post("/wait", "in flight"))) == "in flight"; });
+    }
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (s.server->active_connections() < 5 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(5ms);
+    }
+    ASSERT_EQ(s.server->active_connections(), 5u);
+    s.server->stop();
+    for (auto& t : clients) t.join();
+    s.server->wait();
+    EXPECT_EQ(ok, 5);
+    // Stopped: the socket file is gone and nothing listens.
+    EXPECT_FALSE(std::filesystem::exists(where.path()));
+}
+
+TEST(Server, StopDeadlineClosesWhatIsLeft) {
+    scgi::server_options options;
+    options.stop_timeout = 100ms;
+    running_server s(options);
+    s.app.wait_for = 10s;
+    const auto where = s.listen_tcp();
+    s.server->start();
+    std::thread client([&] { (void)round_trip(where, post("/wait", "x")); });
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (s.server->active_connections() < 1 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(5ms);
+    }
+    const auto started = std::chrono::steady_clock::now();
+    s.server->stop();
+    s.server->wait();
+    client.join();
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+    EXPECT_TRUE(s.log.contains("stop deadline passed"));
+}
+
+// A Unix stream socket bound to `path` (not listening yet).
+int bound_unix_socket(const std::string& path) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    EXPECT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0) << path;
+    return fd;
+}
+
+TEST(Server, SocketActivation) {
+    // A listening socket at descriptor 3, as systemd passes it.
+    temp_dir dir;
+    const std::string path = dir.file("activated.sock");
+    const int fd = bound_unix_socket(path);
+    ASSERT_EQ(::listen(fd, 16), 0);
+    int saved3 = -1;  // whatever was at 3, if anything
+    if (fd != 3) {
+        saved3 = ::fcntl(3, F_DUPFD_CLOEXEC, 100);
+        ASSERT_EQ(::dup2(fd, 3), 3);
+        ::close(fd);
+    }
+    ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
+    ::setenv("LISTEN_FDS", "1", 1);
+    {
+        running_server s;
+        EXPECT_EQ(s.server->adopt_activated_sockets(), 1u);
+        EXPECT_EQ(::getenv("LISTEN_FDS"), nullptr);
+        s.server->start();
+        EXPECT_EQ(body_of(round_trip(scgi::endpoint::unix_socket(path), post("/echo", "activated"))), "activated");
+    }
+    // The server never removes a socket file it did not create.
+    EXPECT_TRUE(std::filesystem::exists(path));
+    if (saved3 >= 0) {
+        ::dup2(saved3, 3);
+        ::close(saved3);
+    }
+}
+
+TEST(Server, StaleSocketFileIsReplacedLiveOneIsNot) {
+    temp_dir dir;
+    const std::string path = dir.file("stale.sock");
+    {
+        // Bound and closed without unlinking: stale.
+        ::close(bound_unix_socket(path));
+    }
+    running_server first;
+    first.server->listen(scgi::endpoint::unix_socket(path));
+    first.server->start();
+    running_server second;
+    std::error_code ec;
+    second.server->listen(scgi::endpoint::unix_socket(path), ec);
+    EXPECT_EQ(ec, scgi::error::unix_socket_in_use);
+    EXPECT_EQ(body_of(round_trip(scgi::endpoint::unix_socket(path), post("/echo", "first"))), "first");
+}
+
+TEST(Server, RefusesBadOptionsAndRunWithoutListening) {
+    scgi::server_options options;
+    options.threads = 0;
+    EXPECT_THROW(scgi::server(test_app{}.handler(), options), std::invalid_argument);
+    options = {};
+    options.max_connections = 0;
+    EXPECT_THROW(scgi::server(test_app{}.handler(), options), std::invalid_argument);
+    options = {};
+    options.head_timeout = 0ms;
+    EXPECT_THROW(scgi::server(test_app{}.handler(), options), std::invalid_argument);
+    EXPECT_THROW(scgi::server(scgi::handler{}), std::invalid_argument);
+    EXPECT_THROW(scgi::server(scgi::simple_handler{}), std::invalid_argument);
+    scgi::server idle(test_app{}.handler());
+    EXPECT_THROW(idle.run(), std::logic_error);
+}
+
+TEST(Server, SeveralThreadsServeConcurrently) {
+    scgi::server_options options;
+    options.threads = 4;
+    running_server s(options);
+    const auto tcp = s.listen_tcp();
+    const auto unix_path = s.listen_unix();
+    s.server->start();
+    std::vector<std::thread> clients;
+    std::atomic<int> ok{0};
+    for (int t = 0; t < 8; ++t) {
+        clients.emplace_back([&, t] {
+            for (int i = 0; i < 50; ++i) {
+                const std::string body = "t" + std::to_string(t) + "i" + std::to_string(i);
+                ok += body_of(round_trip(t % 2 ? tcp : unix_path, post("/echo", body))) == body;
+            }
+        });
+    }
+    for (auto& t : clients) t.join();
+    EXPECT_EQ(ok, 400);
+}
+
+TEST(Client, TimesOutWaitingForAResponse) {
+    scgi::server_options options;
+    running_server s(options);
+    s.app.wait_for = 5s;
+    const auto where = s.listen_tcp();
+    s.server->start();
+    scgi::client_options client_options;
+    client_options.io_timeout = 200ms;
+    const auto outcome = run_client<std::error_code>([&]() -> asio::awaitable<std::error_code> {
+        scgi::client c(co_await asio::this_coro::executor, where, client_options);
+        const std::vector<scgi::header> headers{{"REQUEST_METHOD", "GET"}, {"REQUEST_URI", "/wait"}};
+        auto [ec, status, body] = co_await c.call(headers, "", 1024);
+        co_return ec;
+    });
+    EXPECT_EQ(outcome, scgi::condition::timed_out);
+}
+
+TEST(Client, ConnectionRefusedAndBodyLimit) {
+    running_server s;
+    const auto where = s.listen_tcp();
+    s.server->start();
+    const auto outcome = run_client<std::pair<std::error_code, std::error_code>>([&]() -> asio::awaitable<std::pair<std::error_code, std::error_code>> {
+        scgi::client nobody(co_await asio::this_coro::executor, scgi::endpoint::unix_socket("/nonexistent/x.sock"));
+        const std::vector<scgi::header> headers{{"REQUEST_METHOD", "POST"}, {"REQUEST_URI", "/echo"}};
+        auto [refused, s1, b1] = co_await nobody.call(headers, "", 10);
+        scgi::client small(co_await asio::this_coro::executor, where);
+        auto [too_large, s2, b2] = co_await small.call(headers, "0123456789ABC", 10);
+        co_return std::pair{refused, too_large};
+    });
+    const auto [refused, too_large] = outcome;
+    EXPECT_TRUE(refused);
+    EXPECT_EQ(too_large, scgi::error::body_too_large);
+}
+
+}  // namespace
