@@ -30,22 +30,36 @@ client::client(asio::any_io_executor executor, endpoint target, client_options o
       buffer_(options.read_buffer_size),
       parser_(options.response_head_limit) {}
 
-// One timer for whichever operation is in flight; on expiry it cancels the
+client::~client() {
+    // A timer wakeup already queued must not touch this object.
+    ++timer_state_->generation;
+}
+
+// One timer for whichever operation is in flight. On expiry it cancels the
 // socket and the resolver, and the operation reports the timeout.
 void client::arm(std::chrono::milliseconds timeout) {
-    timed_out_ = false;
+    timer_state_->timed_out = false;
     timer_.expires_after(timeout);
-    timer_.async_wait([this, generation = ++timer_generation_](std::error_code ec) {
-        if (ec || generation != timer_generation_) return;  // cancelled, or a later operation's turn
-        timed_out_ = true;
+    watch(++timer_state_->generation);
+}
+
+void client::watch(std::uint64_t generation) {
+    timer_.async_wait([this, state = timer_state_, generation](std::error_code ec) {
+        // Cancelled, a later operation's turn, or the client is gone.
+        if (ec || generation != state->generation) return;
+        state->timed_out = true;
         std::error_code ignored;
         socket_.cancel(ignored);
         resolver_.cancel();
+        // A composed operation may have finished one step before the cancel
+        // and started the next: keep cancelling until it is disarmed.
+        timer_.expires_after(std::chrono::milliseconds(10));
+        watch(generation);
     });
 }
 
 void client::disarm() noexcept {
-    ++timer_generation_;
+    ++timer_state_->generation;
     timer_.cancel();
 }
 
@@ -53,7 +67,7 @@ void client::disarm() noexcept {
 // the timer as `timeout_error`.
 std::error_code client::fail(std::error_code ec, error timeout_error) noexcept {
     if (!ec) return ec;
-    if (timed_out_ && (ec == asio::error::operation_aborted || ec == asio::error::host_not_found)) {
+    if (timer_state_->timed_out && (ec == asio::error::operation_aborted || ec == asio::error::host_not_found)) {
         ec = timeout_error;
     }
     failure_ = ec;

@@ -9,6 +9,8 @@
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/generic/stream_protocol.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/signal_set.hpp>
@@ -21,6 +23,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -73,6 +76,7 @@ struct connection_slot {
     std::atomic<clock::rep> deadline{0};
     std::atomic<std::uint64_t> generation{0};
     bool timed_out = false;  // set on `strand` by the sweeper
+    bool cancelled = false;  // set on `strand` at the stop deadline
 
     // The response's state, for response_writer.
     bool head_written = false;
@@ -106,6 +110,7 @@ struct connection_slot {
         generation.fetch_add(1, std::memory_order_relaxed);
         disarm();
         timed_out = false;
+        cancelled = false;
         socket.reset();
         buffer.clear();
         parser.reset();
@@ -134,9 +139,23 @@ std::string describe(std::exception_ptr failure) {
     }
 }
 
-bool is_resource_exhaustion(std::error_code ec) noexcept {
-    return ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system ||
-           ec == std::errc::no_buffer_space || ec == std::errc::not_enough_memory;
+// Errors accept4 reports for one pending connection (the peer or the
+// network failed it): retry at once, nothing is wrong with the listener.
+bool is_transient_accept_error(std::error_code ec) noexcept {
+    switch (static_cast<std::errc>(ec.value())) {
+    case std::errc::interrupted:
+    case std::errc::connection_aborted:
+    case std::errc::protocol_error:
+    case std::errc::no_protocol_option:
+    case std::errc::network_down:
+    case std::errc::network_unreachable:
+    case std::errc::host_unreachable:
+    case std::errc::operation_not_supported:
+    case std::errc::timed_out:
+        return ec.category() == std::system_category();
+    default:
+        return ec.category() == std::system_category() && (ec.value() == EHOSTDOWN || ec.value() == ENONET);
+    }
 }
 
 // The status a refused request gets, or 0 for none (the peer is gone or the
@@ -173,7 +192,8 @@ asio::awaitable<std::tuple<std::error_code, std::string>> request::read_body(std
     if (content_length() > limit) {
         co_return std::tuple<std::error_code, std::string>{error::body_too_large, std::move(body)};
     }
-    body.reserve(static_cast<std::size_t>(content_length()));
+    // Grow with what arrives, not with what the peer declares.
+    body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(content_length(), 64 * 1024)));
     for (;;) {
         auto [ec, piece] = co_await read_body_some();
         if (ec) co_return std::tuple<std::error_code, std::string>{ec, std::string()};
@@ -253,6 +273,13 @@ struct server::impl {
             throw std::invalid_argument("scgi::server: timeouts must be positive");
         }
         if (options.read_buffer_size == 0) throw std::invalid_argument("scgi::server: read_buffer_size is 0");
+        // A write to a closed pipe or socket (including the log's stderr)
+        // must return EPIPE, not kill the server.
+        std::signal(SIGPIPE, SIG_IGN);
+        // Catch the signals from now on: one arriving between start-up and
+        // run() is held until run() starts waiting, instead of killing the
+        // process with its default action.
+        if (options.handle_signals) signals.emplace(control, SIGINT, SIGTERM);
     }
 
     handler on_request;
@@ -273,7 +300,7 @@ struct server::impl {
     std::atomic<std::size_t> accepted{0};
     std::atomic<unsigned> waiting_for_slot{0};  // accept loops waiting at max_connections
     std::atomic<bool> stop_requested{false};
-    bool serving = false;      // accept loops and sweeper started
+    std::atomic<bool> serving{false};  // accept loops and sweeper started
     bool stop_begun = false;   // on control
     bool stopped = false;      // on control: the stop has completed
     std::vector<std::thread> threads;
@@ -317,8 +344,9 @@ struct server::impl {
 
     void start_serving() {
         if (listeners.empty()) throw std::logic_error("scgi::server: run() or start() before listen()");
-        if (serving) return;
-        serving = true;
+        if (serving.exchange(true)) return;
+        // A stop() that came first is carried out as soon as the loop runs.
+        if (stop_requested) asio::post(control, [this] { begin_stop(); });
         // Waiters never re-arm this timer (that would cancel the other
         // waiters): it stays at "never" and cancel() wakes them all.
         slot_freed.expires_at(asio::steady_timer::time_point::max());
@@ -330,8 +358,7 @@ struct server::impl {
         asio::co_spawn(control, sweep_loop(), [this](std::exception_ptr e) {
             if (e) log(log_level::error, "timeout sweeper failed: " + detail::describe(e));
         });
-        if (options.handle_signals) {
-            signals.emplace(control, SIGINT, SIGTERM);
+        if (signals) {
             signals->async_wait([this](std::error_code ec, int signal_number) {
                 if (ec) return;
                 log(log_level::info, signal_number == SIGINT ? "SIGINT: stopping" : "SIGTERM: stopping");
@@ -357,17 +384,7 @@ struct server::impl {
         const int family = local.data()->sa_family;
         const asio::generic::stream_protocol protocol(family, family == AF_UNIX ? 0 : IPPROTO_TCP);
         std::optional<asio::steady_timer> backoff;
-        connection_slot* slot = nullptr;  // held while waiting for a connection
         while (!stop_requested) {
-            if (!slot) slot = acquire();
-            if (!slot) {
-                // At max_connections: wait for a slot; new connections wait
-                // in the kernel's backlog meanwhile.
-                waiting_for_slot.fetch_add(1);
-                co_await slot_freed.async_wait(detail::use_tuple);
-                waiting_for_slot.fetch_sub(1);
-                continue;
-            }
             const int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
             if (fd < 0) {
                 const std::error_code ec(errno, std::system_category());
@@ -376,25 +393,47 @@ struct server::impl {
                     if (wait_error) break;  // closed by stop()
                     continue;
                 }
-                if (ec == std::errc::interrupted || ec == std::errc::connection_aborted) continue;
+                if (detail::is_transient_accept_error(ec)) continue;
                 if (stop_requested || ec == std::errc::bad_file_descriptor) break;
                 // EMFILE and the like: the pending connection stays in the
                 // backlog, so retrying at once would spin. Back off.
                 log(log_level::error, "accept on " + listener.endpoint().to_string() + ": " + ec.message() +
-                                          (detail::is_resource_exhaustion(ec) ? "; retrying in 100 ms" : ""));
+                                          "; retrying in 100 ms");
                 if (!backoff) backoff.emplace(control);
                 backoff->expires_after(std::chrono::milliseconds(100));
                 co_await backoff->async_wait(detail::use_tuple);
                 continue;
+            }
+            // A slot only now: a listener waiting for connections holds none.
+            // At max_connections this one connection waits here (the rest
+            // wait in the kernel's backlog) until a slot is released.
+            connection_slot* slot = nullptr;
+            for (;;) {
+                waiting_for_slot.fetch_add(1);  // before acquire: no release is missed
+                slot = acquire();
+                if (slot || stop_requested) break;
+                co_await slot_freed.async_wait(detail::use_tuple);
+                waiting_for_slot.fetch_sub(1);
+            }
+            waiting_for_slot.fetch_sub(1);
+            if (!slot) {
+                ::close(fd);
+                break;
             }
             std::error_code assign_error;
             slot->socket.emplace(slot->strand);
             slot->socket->assign(protocol, fd, assign_error);
             if (assign_error) {
                 ::close(fd);
-                slot->socket.reset();
+                release(*slot, false);
                 log(log_level::error, "accept: " + assign_error.message());
                 continue;
+            }
+            if (family != AF_UNIX) {
+                // Streamed responses write small pieces: do not let Nagle hold
+                // one back for the front end's delayed ACK.
+                std::error_code ignored;
+                slot->socket->set_option(asio::ip::tcp::no_delay(true), ignored);
             }
             accepted.fetch_add(1, std::memory_order_relaxed);
             active.fetch_add(1, std::memory_order_acq_rel);
@@ -404,9 +443,7 @@ struct server::impl {
                                log(log_level::error, "connection failed: " + detail::describe(e));
                                release(*slot, true);
                            }));
-            slot = nullptr;
         }
-        if (slot) release(*slot, false);
     }
 
     // Fires every quarter of the shortest timeout (at least every second) and
@@ -431,8 +468,10 @@ struct server::impl {
                     // The connection may have moved on (or ended) since.
                     if (slot->generation.load(std::memory_order_relaxed) != generation) return;
                     if (slot->deadline.load(std::memory_order_relaxed) != due) return;
+                    // The deadline stays armed: if the operation had already
+                    // finished and its continuation starts another one, the
+                    // next sweep cancels that too. The coroutine disarms.
                     slot->timed_out = true;
-                    slot->disarm();
                     std::error_code ignored;
                     if (slot->socket) slot->socket->cancel(ignored);
                 });
@@ -441,6 +480,9 @@ struct server::impl {
     }
 
     asio::awaitable<void> serve(connection_slot& c) {
+        // After the stop deadline cancels this connection, later co_awaits
+        // (the answer, the close) must return errors, not throw.
+        co_await asio::this_coro::throw_if_cancelled(false);
         c.arm(options.head_timeout);
         auto [ec] = co_await async_read_request_head(*c.socket, c.buffer, c.parser, detail::use_tuple);
         c.disarm();
@@ -501,8 +543,19 @@ struct server::impl {
             return std::string(c.parser.head().method()) + " " + std::string(c.parser.head().uri());
         };
         if (failure) {
-            log(log_level::error, "handler threw on " + what() + ": " + detail::describe(failure));
-            if (!c.head_written) co_await send_plain(c, 500, "Internal Server Error");
+            const bool cancelled_at_stop = stop_requested && c.cancelled;
+            log(cancelled_at_stop ? log_level::warning : log_level::error,
+                (cancelled_at_stop ? "handler cancelled at the stop deadline on " : "handler threw on ") + what() +
+                    ": " + detail::describe(failure));
+            if (!c.head_written || c.head_pending) {
+                // Nothing went out yet (a held-back head is dropped).
+                c.head_pending = false;
+                co_await send_plain(c, 500, "Internal Server Error");
+            } else {
+                // Part of the answer went out: end with a reset, so the front
+                // end sees a failure rather than a complete, truncated answer.
+                abort(c);
+            }
             co_return;
         }
         if (!c.head_written) {
@@ -513,6 +566,12 @@ struct server::impl {
         if (c.head_pending && !c.write_error) co_await writer.finish();
     }
 
+    void abort(connection_slot& c) noexcept {
+        std::error_code ignored;
+        c.socket->set_option(asio::socket_base::linger(true, 0), ignored);
+        c.socket->close(ignored);
+    }
+
     // Ends the connection. If the front end may still be sending (a body the
     // handler did not read, or bytes after a refused head), reads and drops
     // them for a bounded time first, so the close does not reset the
@@ -520,9 +579,10 @@ struct server::impl {
     asio::awaitable<void> close(connection_slot& c) {
         std::error_code ignored;
         if (!c.socket->is_open()) co_return;
-        c.socket->shutdown(asio::socket_base::shutdown_send, ignored);
         const bool peer_may_send = !c.parser.is_done() || !c.buffer.empty();
         if (peer_may_send && !c.write_error && !stop_requested) {
+            // Our answer is complete: say so, then drop what still comes.
+            c.socket->shutdown(asio::socket_base::shutdown_send, ignored);
             std::size_t dropped = 0;
             c.arm(std::min(detail::linger_time, options.body_timeout));
             while (dropped < detail::linger_bytes) {
@@ -562,6 +622,7 @@ struct server::impl {
                 const auto generation = slot->generation.load();
                 asio::post(slot->strand, [slot, generation] {
                     if (slot->generation.load() != generation || !slot->socket) return;
+                    slot->cancelled = true;
                     slot->cancel.emit(asio::cancellation_type::terminal);
                     std::error_code ignored;
                     slot->socket->close(ignored);
@@ -682,7 +743,7 @@ void server::wait() {
 
 void server::stop() noexcept {
     impl_->stop_requested.store(true);
-    if (!impl_->serving) return;
+    if (!impl_->serving.load()) return;  // start_serving() will carry it out
     asio::post(impl_->control, [this] { impl_->begin_stop(); });
 }
 

@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include <arpa/inet.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -88,6 +90,12 @@ public:
     }
 
     void shutdown_send() { ::shutdown(fd_, SHUT_WR); }
+
+    // True if a byte (or the end) can be received without waiting.
+    bool readable() const {
+        pollfd p{fd_, POLLIN, 0};
+        return ::poll(&p, 1, 0) > 0;
+    }
     void shutdown_both() { ::shutdown(fd_, SHUT_RDWR); }
 
     // Up to `n` bytes (fewer if the server closes first).
@@ -181,6 +189,15 @@ struct test_app {
         return [this](scgi::request& req, scgi::response_writer& res) -> asio::awaitable<void> {
             const std::string_view path = req.head().path();
             if (path == "/throw") throw std::runtime_error("handler failure on purpose");
+            if (path == "/throw-after-head") {
+                co_await res.write_head(scgi::response_head{});
+                throw std::runtime_error("handler failure after the head");
+            }
+            if (path == "/throw-after-body") {
+                co_await res.write_head(scgi::response_head{});
+                co_await res.write("partial");
+                throw std::runtime_error("handler failure mid-body");
+            }
             if (path == "/silent") co_return;
             if (path == "/wait") {
                 asio::steady_timer timer(co_await asio::this_coro::executor, wait_for);
@@ -369,6 +386,70 @@ TEST(Server, HandlerThatThrowsGets500AndALogLine) {
     EXPECT_EQ(status_of(response), 500);
     EXPECT_TRUE(s.log.contains("handler failure on purpose"));
     EXPECT_EQ(status_of(round_trip(where, post("/echo", "x"))), 200);
+}
+
+TEST(Server, HandlerThrowingAfterItsHeadStillGets500) {
+    running_server s;
+    const auto where = s.listen_tcp();
+    s.server->start();
+    // The head was only held back: the front end gets a proper 500.
+    EXPECT_EQ(status_of(round_trip(where, post("/throw-after-head", ""))), 500);
+    // Part of the body went out: the connection ends with a reset, not a
+    // clean close that would pass a truncated answer for a complete one.
+    peer p(where);
+    ASSERT_TRUE(p.send(post("/throw-after-body", "")));
+    const std::string partial = p.receive_all();
+    EXPECT_EQ(body_of(partial), "partial");
+    EXPECT_TRUE(s.log.contains("handler failure mid-body"));
+}
+
+TEST(Server, StopBeforeRunReturnsAtOnce) {
+    running_server s;
+    const auto where = s.listen_unix();
+    s.server->stop();
+    auto running = std::async(std::launch::async, [&] { s.server->run(); });
+    EXPECT_EQ(running.wait_for(5s), std::future_status::ready) << "run() did not return after stop()";
+    EXPECT_FALSE(std::filesystem::exists(where.path()));
+}
+
+TEST(Server, EveryListenerServesAtMaxConnectionsOne) {
+    scgi::server_options options;
+    options.max_connections = 1;
+    running_server s(options);
+    const auto first = s.listen_tcp();
+    const auto second = s.listen_unix();
+    s.server->start();
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(body_of(round_trip(first, post("/echo", "one"))), "one");
+        EXPECT_EQ(body_of(round_trip(second, post("/echo", "two"))), "two");
+    }
+}
+
+TEST(Server, TricklingHeadIsCutAtTheHeadTimeout) {
+    scgi::server_options options;
+    options.head_timeout = 100ms;
+    running_server s(options);
+    const auto where = s.listen_tcp();
+    s.server->start();
+    // Several slow-header clients, one byte every millisecond, each for up
+    // to 3 s: every one must be answered 408 and cut well before that.
+    std::vector<std::thread> clients;
+    std::atomic<int> cut{0};
+    for (int c = 0; c < 4; ++c) {
+        clients.emplace_back([&] {
+            peer p(where);
+            const auto started = std::chrono::steady_clock::now();
+            if (!p.send("60000:")) return;
+            while (std::chrono::steady_clock::now() - started < 3s && !p.readable()) {
+                if (!p.send("x")) break;  // the server closed
+                std::this_thread::sleep_for(1ms);
+            }
+            const auto answered = std::chrono::steady_clock::now() - started;
+            if (status_of(p.receive(12)) == 408 && answered < 1500ms) ++cut;
+        });
+    }
+    for (auto& t : clients) t.join();
+    EXPECT_EQ(cut, 4);
 }
 
 TEST(Server, HandlerThatAnswersNothingGets500) {

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -57,6 +58,12 @@ struct client_options {
 class client {
 public:
     client(asio::any_io_executor executor, endpoint target, client_options options = {});
+
+    /// Must not be destroyed with an operation in flight (as Asio's I/O objects).
+    ~client();
+
+    client(const client&) = delete;
+    client& operator=(const client&) = delete;
 
     /// Resolves the target (TCP) and connects, trying each address in turn,
     /// all within `connect_timeout`.
@@ -102,7 +109,14 @@ public:
 private:
     using socket_type = asio::generic::stream_protocol::socket;
 
+    // What the timer's handler may look at even after the client is gone.
+    struct timer_state {
+        std::uint64_t generation = 0;  // bumped by disarm() and the destructor
+        bool timed_out = false;
+    };
+
     void arm(std::chrono::milliseconds timeout);
+    void watch(std::uint64_t generation);
     void disarm() noexcept;
     std::error_code fail(std::error_code ec, error timeout_error) noexcept;
 
@@ -111,11 +125,10 @@ private:
     socket_type socket_;
     asio::ip::tcp::resolver resolver_;
     asio::steady_timer timer_;
-    std::uint64_t timer_generation_ = 0;  // tells a stale timer wakeup apart
+    std::shared_ptr<timer_state> timer_state_ = std::make_shared<timer_state>();
     read_buffer buffer_;
     response_parser parser_;
     std::uint64_t body_left_ = 0;  // body bytes announced and not yet written
-    bool timed_out_ = false;
     std::error_code failure_;      // sticky
 };
 

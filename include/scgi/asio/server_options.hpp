@@ -52,7 +52,12 @@ struct server_options {
     /// Backlog, SO_REUSEPORT and the Unix socket file's mode.
     listen_options listen{};
 
-    /// `run()` stops gracefully on SIGINT and SIGTERM.
+    /// SIGINT and SIGTERM stop the server gracefully. They are caught from the
+    /// server's construction on (a signal before `run()` is held until it
+    /// starts); when the server is destroyed their disposition is reset to
+    /// the default (Asio restores SIG_DFL, not a SIG_IGN inherited from
+    /// nohup). Independently of this, every server ignores SIGPIPE: a write
+    /// to a closed socket or log pipe returns EPIPE instead of killing it.
     bool handle_signals = true;
 
     /// Where events go: a bad request, a timeout, a handler that threw,

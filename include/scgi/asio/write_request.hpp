@@ -3,6 +3,7 @@
 
 #include <scgi/asio/detail/compose.hpp>
 #include <scgi/encode_request.hpp>
+#include <scgi/error.hpp>
 #include <scgi/header.hpp>
 
 #include <asio/async_result.hpp>

@@ -1,0 +1,326 @@
+// The `echo` example as a separate process: a 1 GiB upload streamed through
+// it in bounded memory, SIGTERM, and descriptor exhaustion. Unix sockets in
+// a fresh temporary directory; every wait bounded; the process is always
+// killed at the end of a test.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+class temp_dir {
+public:
+    temp_dir() {
+        std::string pattern = (std::filesystem::temp_directory_path() / "scgi-echo-test.XXXXXX").string();
+        if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+        path_ = pattern;
+    }
+    ~temp_dir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path_, ignored);
+    }
+    std::string file(std::string_view name) const { return (path_ / name).string(); }
+
+private:
+    std::filesystem::path path_;
+};
+
+// The echo server in a child process, its stdout on a pipe, its stderr in a file.
+class echo_process {
+public:
+    // `stderr_path` empty: stderr is a pipe nobody reads (its read end is
+    // closed), so every log line gets EPIPE.
+    echo_process(const std::string& endpoint, const std::string& stderr_path,
+                 std::optional<rlim_t> max_files = std::nullopt) {
+        int out[2];
+        int dead_err[2];
+        if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(dead_err, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            if (max_files) {
+                const rlimit limit{*max_files, *max_files};
+                ::setrlimit(RLIMIT_NOFILE, &limit);
+            }
+            ::dup2(out[1], STDOUT_FILENO);
+            const int err = stderr_path.empty() ? dead_err[1]
+                                                : ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            ::dup2(err, STDERR_FILENO);
+            ::execl(SCGI_ECHO_BINARY, SCGI_ECHO_BINARY, endpoint.c_str(), static_cast<char*>(nullptr));
+            ::_exit(127);
+        }
+        ::close(out[1]);
+        ::close(dead_err[0]);
+        ::close(dead_err[1]);
+        stdout_ = out[0];
+    }
+
+    ~echo_process() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+        ::close(stdout_);
+    }
+
+    // Waits (at most 10 s) for the "Listening on" line.
+    bool wait_listening() {
+        std::string seen;
+        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (std::chrono::steady_clock::now() < deadline) {
+            pollfd p{stdout_, POLLIN, 0};
+            if (::poll(&p, 1, 100) <= 0) continue;
+            char chunk[256];
+            const ssize_t n = ::read(stdout_, chunk, sizeof chunk);
+            if (n <= 0) return false;
+            seen.append(chunk, static_cast<std::size_t>(n));
+            if (seen.find("Listening on") != std::string::npos) return true;
+        }
+        return false;
+    }
+
+    // The exit status after at most `limit`, or -1 if it is still running.
+    int wait_exit(std::chrono::milliseconds limit) {
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        while (std::chrono::steady_clock::now() < deadline) {
+            int status = 0;
+            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+                pid_ = -1;
+                return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            }
+            std::this_thread::sleep_for(10ms);
+        }
+        return -1;
+    }
+
+    pid_t pid() const { return pid_; }
+
+    // A field of /proc/PID/status in kB (VmHWM: peak resident memory).
+    long status_kb(std::string_view field) const {
+        std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+        std::string line;
+        while (std::getline(in, line)) {
+            if (line.compare(0, field.size(), field) == 0 && line.size() > field.size() && line[field.size()] == ':') {
+                return std::atol(line.c_str() + field.size() + 1);
+            }
+        }
+        return -1;
+    }
+
+    // User + system CPU time so far, in seconds.
+    double cpu_seconds() const {
+        std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+        std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+        std::string skip;
+        for (int i = 3; i < 14; ++i) fields >> skip;  // fields 3..13
+        long utime = 0;
+        long stime = 0;
+        fields >> utime >> stime;
+        return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+    }
+
+private:
+    pid_t pid_ = -1;
+    int stdout_ = -1;
+};
+
+int connect_unix(const std::string& path) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    timeval tv{20, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+bool send_all(int fd, std::string_view bytes) {
+    while (!bytes.empty()) {
+        const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        if (n <= 0) return false;
+        bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
+std::string netstring_head(std::string_view uri, std::uint64_t body_size) {
+    std::string block;
+    const auto add = [&](std::string_view name, std::string_view value) {
+        block.append(name).push_back('\0');
+        block.append(value).push_back('\0');
+    };
+    add("CONTENT_LENGTH", std::to_string(body_size));
+    add("SCGI", "1");
+    add("REQUEST_METHOD", "POST");
+    add("REQUEST_URI", uri);
+    return std::to_string(block.size()) + ":" + block + ",";
+}
+
+// The byte at `offset` of the test pattern (not periodic in any small power of two).
+char pattern_at(std::uint64_t offset) { return static_cast<char>('a' + offset % 23); }
+
+TEST(EchoProcess, GigabyteUploadStreamsInBoundedMemory) {
+    temp_dir dir;
+    const std::string socket_path = dir.file("echo.sock");
+    echo_process echo(socket_path, dir.file("stderr"));
+    ASSERT_TRUE(echo.wait_listening());
+    const long rss_start = echo.status_kb("VmRSS");
+
+    constexpr std::uint64_t size = std::uint64_t{1} << 30;
+    const int fd = connect_unix(socket_path);
+    ASSERT_GE(fd, 0);
+    bool sent = false;
+    std::thread sender([&] {
+        if (!send_all(fd, netstring_head("/echo", size))) return;
+        std::string chunk(1 << 20, '\0');
+        for (std::uint64_t at = 0; at < size; at += chunk.size()) {
+            for (std::size_t i = 0; i < chunk.size(); ++i) chunk[i] = pattern_at(at + i);
+            if (!send_all(fd, chunk)) return;
+        }
+        sent = true;
+    });
+
+    // Read the head, then check every body byte against the pattern.
+    std::string head;
+    std::vector<char> chunk(1 << 20);
+    std::uint64_t body = 0;
+    bool body_matches = true;
+    for (;;) {
+        const ssize_t n = ::recv(fd, chunk.data(), chunk.size(), 0);
+        if (n <= 0) break;
+        std::size_t from = 0;
+        if (head.find("\r\n\r\n") == std::string::npos) {
+            head.append(chunk.data(), static_cast<std::size_t>(n));
+            const auto end = head.find("\r\n\r\n");
+            if (end == std::string::npos) continue;
+            from = static_cast<std::size_t>(n) - (head.size() - (end + 4));
+            head.resize(end + 4);
+        }
+        for (std::size_t i = from; i < static_cast<std::size_t>(n); ++i) {
+            body_matches = body_matches && chunk[i] == pattern_at(body + i - from);
+        }
+        body += static_cast<std::size_t>(n) - from;
+    }
+    const long peak_kb = echo.status_kb("VmHWM");
+    sender.join();
+    ::close(fd);
+
+    EXPECT_TRUE(sent);
+    EXPECT_EQ(head.substr(0, 15), "Status: 200 OK\r");
+    EXPECT_NE(head.find("Content-Length: 1073741824\r\n"), std::string::npos);
+    EXPECT_EQ(body, size);
+    EXPECT_TRUE(body_matches);
+    // Bounded memory: the peak resident size stays far below the 1 GiB that
+    // went through (the bound is 64 MiB).
+    EXPECT_GT(peak_kb, 0);
+    EXPECT_LT(peak_kb, 64 * 1024) << "peak RSS " << peak_kb << " kB (at start " << rss_start << " kB)";
+    RecordProperty("peak_rss_kb", std::to_string(peak_kb));
+}
+
+TEST(EchoProcess, SigtermStopsCleanlyAndRemovesTheSocket) {
+    temp_dir dir;
+    const std::string socket_path = dir.file("echo.sock");
+    echo_process echo(socket_path, dir.file("stderr"));
+    ASSERT_TRUE(echo.wait_listening());
+    ASSERT_TRUE(std::filesystem::exists(socket_path));
+    ASSERT_EQ(::kill(echo.pid(), SIGTERM), 0);
+    EXPECT_EQ(echo.wait_exit(10s), 0);
+    EXPECT_FALSE(std::filesystem::exists(socket_path));
+}
+
+std::string exchange_once(const std::string& socket_path, std::string_view request) {
+    const int fd = connect_unix(socket_path);
+    if (fd < 0) return {};
+    std::string response;
+    if (send_all(fd, request)) {
+        char chunk[4096];
+        for (;;) {
+            const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+            if (n <= 0) break;
+            response.append(chunk, static_cast<std::size_t>(n));
+        }
+    }
+    ::close(fd);
+    return response;
+}
+
+TEST(EchoProcess, LoggingToADeadPipeDoesNotKillIt) {
+    temp_dir dir;
+    const std::string socket_path = dir.file("echo.sock");
+    echo_process echo(socket_path, "");  // stderr: a pipe nobody reads
+    ASSERT_TRUE(echo.wait_listening());
+    // A malformed request: a warning line, written to the dead pipe (EPIPE).
+    EXPECT_EQ(exchange_once(socket_path, "0:,").substr(0, 11), "Status: 400");
+    EXPECT_EQ(echo.wait_exit(200ms), -1) << "the server died";
+    const std::string ok = exchange_once(socket_path, netstring_head("/echo", 2) + "ok");
+    EXPECT_EQ(ok.substr(ok.size() - 2), "ok");
+}
+
+TEST(EchoProcess, DescriptorExhaustionBacksOffInsteadOfSpinning) {
+    temp_dir dir;
+    const std::string socket_path = dir.file("echo.sock");
+    const std::string stderr_path = dir.file("stderr");
+    // 16 descriptors: stdio, the listener, epoll and friends leave room for a
+    // handful of connections.
+    echo_process echo(socket_path, stderr_path, 16);
+    ASSERT_TRUE(echo.wait_listening());
+    std::vector<int> idle;
+    for (int i = 0; i < 30; ++i) {
+        const int fd = connect_unix(socket_path);  // queued in the backlog if not accepted
+        ASSERT_GE(fd, 0);
+        ASSERT_TRUE(send_all(fd, "100:"));  // a head that never completes
+        idle.push_back(fd);
+    }
+    std::this_thread::sleep_for(300ms);
+    const double cpu_before = echo.cpu_seconds();
+    std::this_thread::sleep_for(1s);
+    const double cpu_used = echo.cpu_seconds() - cpu_before;
+    EXPECT_LT(cpu_used, 0.3) << "the accept loop spins";
+    {
+        std::ifstream err(stderr_path);
+        const std::string log((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
+        EXPECT_NE(log.find("Too many open files"), std::string::npos) << log;
+    }
+    for (const int fd : idle) ::close(fd);
+    // Descriptors free again: a new request is served.
+    const int fd = connect_unix(socket_path);
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(send_all(fd, netstring_head("/echo", 5) + "again"));
+    std::string response;
+    char chunk[4096];
+    for (;;) {
+        const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+        if (n <= 0) break;
+        response.append(chunk, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    EXPECT_EQ(response.substr(response.size() - 5), "again") << response;
+}
+
+}  // namespace
