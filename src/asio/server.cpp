@@ -32,6 +32,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 
 #include <netinet/in.h>
@@ -42,8 +43,15 @@ namespace scgi {
 namespace detail {
 
 using clock = std::chrono::steady_clock;
-using strand_type = asio::strand<asio::io_context::executor_type>;
-using socket_type = asio::basic_stream_socket<asio::generic::stream_protocol, strand_type>;
+using socket_type = asio::generic::stream_protocol::socket;
+
+// With one thread nothing runs concurrently and a strand would only add a
+// queue hop (and an epoll round) per handoff; with several, each connection
+// and the control work get their own strand.
+asio::any_io_executor serial_executor(asio::io_context& io, unsigned threads) {
+    if (threads == 1) return io.get_executor();
+    return asio::make_strand(io);
+}
 constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 // How long, and how many bytes, the server keeps reading after its answer
@@ -58,9 +66,12 @@ constexpr std::size_t linger_bytes = 1024 * 1024;
 // to a slot whose connection has just ended (the generation tells).
 struct connection_slot {
     connection_slot(asio::io_context& io, const server_options& opt)
-        : strand(asio::make_strand(io)), buffer(opt.read_buffer_size), parser(opt.parser), options(&opt) {}
+        : strand(serial_executor(io, opt.threads)),
+          buffer(opt.read_buffer_size),
+          parser(opt.parser),
+          options(&opt) {}
 
-    strand_type strand;
+    asio::any_io_executor strand;  // a strand unless the server has one thread
     std::optional<socket_type> socket;
     // Bound to the connection's coroutine: at the stop deadline it cancels
     // whatever the handler awaits (a timer, a database call), not only
@@ -96,14 +107,41 @@ struct connection_slot {
         return ec;
     }
 
-    // Writes `buffers` under the write timeout.
-    template <class Buffers>
-    asio::awaitable<std::error_code> write_all(const Buffers& buffers) {
+    // Reads whatever is already there, without waiting (the socket is
+    // non-blocking). Behind a front end that writes the whole request at
+    // once this is the usual case, and it saves a trip through the
+    // scheduler per read. False if nothing was read; the asynchronous path
+    // then sees the end of input or the error itself.
+    bool read_now() {
+        const auto space = buffer.prepare();
+        if (space.size() == 0) return false;
+        std::error_code ec;
+        const std::size_t n = socket->read_some(space, ec);
+        if (ec) return false;
+        buffer.commit(n);
+        return true;
+    }
+
+    // Writes `first` then `second` under the write timeout: at once if the
+    // socket takes everything (the usual case for an answer that fits its
+    // send buffer), else the rest asynchronously.
+    asio::awaitable<std::error_code> write_all(asio::const_buffer first, asio::const_buffer second = {}) {
+        std::array<asio::const_buffer, 2> buffers{first, second};
+        std::error_code ec;
+        std::size_t written = socket->write_some(buffers, ec);
+        if (ec && ec != asio::error::would_block) co_return ec;
+        if (ec) written = 0;
+        if (written >= first.size()) {
+            buffers = {second + (written - first.size()), asio::const_buffer{}};
+        } else {
+            buffers = {first + written, second};
+        }
+        if (asio::buffer_size(buffers) == 0) co_return std::error_code{};
         arm(options->write_timeout);
-        auto [ec, n] = co_await asio::async_write(*socket, buffers, use_tuple);
+        auto [async_error, n] = co_await asio::async_write(*socket, buffers, use_tuple);
         disarm();
         (void)n;
-        co_return timeout_or(ec, error::write_timeout);
+        co_return timeout_or(async_error, error::write_timeout);
     }
 
     void recycle() {
@@ -181,6 +219,14 @@ std::uint64_t request::body_remaining() const noexcept { return slot_->parser.bo
 
 asio::awaitable<std::tuple<std::error_code, std::string_view>> request::read_body_some() {
     connection_slot& c = *slot_;
+    using result = std::tuple<std::error_code, std::string_view>;
+    if (c.parser.is_done()) co_return result{};
+    // Bytes already received or receivable now: no trip through the scheduler.
+    if (!c.buffer.empty() || c.read_now()) {
+        std::error_code ec;
+        c.buffer.consume(c.parser.put(c.buffer.data(), ec));
+        co_return result{ec, ec ? std::string_view{} : c.parser.body_piece()};
+    }
     c.arm(c.options->body_timeout);
     auto [ec, piece] = co_await async_read_body_some(*c.socket, c.buffer, c.parser, detail::use_tuple);
     c.disarm();
@@ -223,8 +269,7 @@ asio::awaitable<std::error_code> response_writer::write(std::string_view body_pi
     if (c.write_error) co_return c.write_error;
     std::error_code ec;
     if (c.head_pending) {
-        const std::array<asio::const_buffer, 2> both{asio::buffer(c.out), asio::buffer(body_piece)};
-        ec = co_await c.write_all(both);
+        ec = co_await c.write_all(asio::buffer(c.out), asio::buffer(body_piece));
         c.head_pending = false;
     } else if (!body_piece.empty()) {
         ec = co_await c.write_all(asio::buffer(body_piece));
@@ -259,7 +304,7 @@ struct server::impl {
         : on_request(std::move(h)),
           options(std::move(o)),
           io(static_cast<int>(options.threads)),
-          control(asio::make_strand(io)),
+          control(detail::serial_executor(io, options.threads)),
           sweeper(control),
           slot_freed(control),
           stop_deadline(control) {
@@ -285,7 +330,7 @@ struct server::impl {
     handler on_request;
     server_options options;
     asio::io_context io;
-    detail::strand_type control;  // acceptors, timers, stop: one at a time
+    asio::any_io_executor control;  // acceptors, timers, stop: one at a time
     asio::steady_timer sweeper;
     asio::steady_timer slot_freed;
     asio::steady_timer stop_deadline;
@@ -429,6 +474,9 @@ struct server::impl {
                 log(log_level::error, "accept: " + assign_error.message());
                 continue;
             }
+            // Non-blocking for the synchronous first attempts (read_now,
+            // write_all); Asio would set it on the first operation anyway.
+            slot->socket->non_blocking(true, assign_error);
             if (family != AF_UNIX) {
                 // Streamed responses write small pieces: do not let Nagle hold
                 // one back for the front end's delayed ACK.
@@ -483,10 +531,15 @@ struct server::impl {
         // After the stop deadline cancels this connection, later co_awaits
         // (the answer, the close) must return errors, not throw.
         co_await asio::this_coro::throw_if_cancelled(false);
-        c.arm(options.head_timeout);
-        auto [ec] = co_await async_read_request_head(*c.socket, c.buffer, c.parser, detail::use_tuple);
-        c.disarm();
-        ec = c.timeout_or(ec, error::head_timeout);
+        std::error_code ec = error::need_more;
+        // The whole head is usually there already: parse it without waiting.
+        if (c.read_now()) c.buffer.consume(c.parser.put(c.buffer.data(), ec));
+        if (ec == error::need_more) {
+            c.arm(options.head_timeout);
+            std::tie(ec) = co_await async_read_request_head(*c.socket, c.buffer, c.parser, detail::use_tuple);
+            c.disarm();
+            ec = c.timeout_or(ec, error::head_timeout);
+        }
         if (ec) {
             co_await refuse(c, ec);
         } else {
