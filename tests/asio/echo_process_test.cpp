@@ -62,6 +62,13 @@ public:
                 const rlimit limit{*max_files, *max_files};
                 ::setrlimit(RLIMIT_NOFILE, &limit);
             }
+#if defined(__SANITIZE_ADDRESS__)
+            // ASan keeps freed memory in quarantine (256 MiB by default), which
+            // would count as resident memory in the bounded-memory test.
+            std::string asan = std::getenv("ASAN_OPTIONS") ? std::getenv("ASAN_OPTIONS") : "";
+            asan += ":quarantine_size_mb=4";
+            ::setenv("ASAN_OPTIONS", asan.c_str(), 1);
+#endif
             ::dup2(out[1], STDOUT_FILENO);
             const int err = stderr_path.empty() ? dead_err[1]
                                                 : ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
