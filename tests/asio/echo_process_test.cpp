@@ -4,6 +4,8 @@
 // killed at the end of a test.
 #include <gtest/gtest.h>
 
+#include "temp_dir.hpp"
+
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -29,22 +31,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class temp_dir {
-public:
-    temp_dir() {
-        std::string pattern = (std::filesystem::temp_directory_path() / "scgi-echo-test.XXXXXX").string();
-        if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path_ = pattern;
-    }
-    ~temp_dir() {
-        std::error_code ignored;
-        std::filesystem::remove_all(path_, ignored);
-    }
-    std::string file(std::string_view name) const { return (path_ / name).string(); }
-
-private:
-    std::filesystem::path path_;
-};
+using scgi::test::temp_dir;
 
 // The echo server in a child process, its stdout on a pipe, its stderr in a file.
 class echo_process {

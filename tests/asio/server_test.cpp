@@ -14,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include "temp_dir.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -163,22 +165,7 @@ struct log_record {
     }
 };
 
-class temp_dir {
-public:
-    temp_dir() {
-        std::string pattern = (std::filesystem::temp_directory_path() / "scgi-server-test.XXXXXX").string();
-        if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path_ = pattern;
-    }
-    ~temp_dir() {
-        std::error_code ignored;
-        std::filesystem::remove_all(path_, ignored);
-    }
-    std::string file(std::string_view name) const { return (path_ / name).string(); }
-
-private:
-    std::filesystem::path path_;
-};
+using scgi::test::temp_dir;
 
 // The echo contract's /echo, streaming; /throw throws; /silent answers nothing;
 // /wait sleeps `wait_for` before answering.
