@@ -202,7 +202,7 @@ int status_for(std::error_code ec) noexcept {
     if (ec == error::head_timeout) return 408;
     if (ec == error::body_too_large) return 413;
     if (ec == condition::limit_exceeded) return 431;
-    if (ec == condition::protocol_violation && ec != error::partial_request) return 400;
+    if (ec == condition::protocol_violation) return 400;  // partial_request never gets here
     return 0;
 }
 

@@ -127,80 +127,18 @@ private:
 
 // ------------------------------------------------------ guarded drives -----
 
-/// scgi::test::drive with every chunk copied to the guard first (the same
-/// canonical loop), so no `put` may read one byte past its input.
+/// scgi::test::drive with every chunk copied to the guard first, so no
+/// `put` may read one byte past its input.
 parse_outcome drive_guarded(scgi::request_parser& parser, guarded_memory& mem, std::string_view input,
                             std::span<const std::size_t> cuts) {
-    parser.reset();
-    parse_outcome out;
-    std::size_t from = 0;
-    const auto record_head = [&] {
-        if (out.head_done || !parser.is_head_done()) return;
-        out.head_done = true;
-        out.content_length = parser.head().content_length();
-        for (const scgi::header h : parser.head()) out.headers.emplace_back(h.name, h.value);
-    };
-    for (std::size_t i = 0; i <= cuts.size(); ++i) {
-        const std::size_t to = i < cuts.size() ? cuts[i] : input.size();
-        std::string_view chunk = mem.place(input.substr(from, to - from));
-        from = to;
-        for (;;) {
-            std::error_code ec;
-            const std::size_t n = parser.put(chunk, ec);
-            if (n > chunk.size()) {
-                out.error = std::make_error_code(std::errc::result_out_of_range);
-                return out;
-            }
-            chunk.remove_prefix(n);
-            out.consumed += n;
-            record_head();
-            out.body += parser.body_piece();
-            if (ec == scgi::error::need_more) break;
-            if (ec) {
-                out.error = ec;
-                out.done = parser.is_done();
-                return out;
-            }
-            if (parser.is_done() && chunk.empty()) break;
-        }
-    }
-    out.done = parser.is_done();
-    if (!out.done) out.error = scgi::error::need_more;
-    return out;
+    return scgi::test::drive(parser, input, cuts, false, [&](std::string_view chunk) { return mem.place(chunk); });
 }
 
 /// scgi::test::drive_response with every chunk copied to the guard first.
 response_outcome drive_response_guarded(scgi::response_parser& parser, guarded_memory& mem,
                                         std::string_view input, std::span<const std::size_t> cuts) {
-    parser.reset();
-    response_outcome out;
-    std::size_t from = 0;
-    for (std::size_t i = 0; i <= cuts.size(); ++i) {
-        const std::size_t to = i < cuts.size() ? cuts[i] : input.size();
-        const std::string_view chunk = mem.place(input.substr(from, to - from));
-        from = to;
-        std::error_code ec;
-        const std::size_t n = parser.put(chunk, ec);
-        if (n > chunk.size()) {
-            out.error = std::make_error_code(std::errc::result_out_of_range);
-            return out;
-        }
-        out.consumed += n;
-        if (ec == scgi::error::need_more) continue;
-        if (ec) {
-            out.error = ec;
-            return out;
-        }
-        out.head_done = parser.is_head_done();
-        const scgi::response_head& h = parser.head();
-        out.status = h.status();
-        out.reason = std::string(h.reason());
-        for (const scgi::header hd : h) out.headers.emplace_back(hd.name, hd.value);
-        out.rest = std::string(input.substr(out.consumed));
-        return out;
-    }
-    out.error = scgi::error::need_more;
-    return out;
+    return scgi::test::drive_response(parser, input, cuts, false,
+                                      [&](std::string_view chunk) { return mem.place(chunk); });
 }
 
 std::vector<std::size_t> every(std::size_t step, std::size_t n) {

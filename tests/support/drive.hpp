@@ -5,6 +5,7 @@
 #include <scgi/request_parser.hpp>
 
 #include <cstddef>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -27,11 +28,17 @@ struct parse_outcome {
     friend bool operator==(const parse_outcome&, const parse_outcome&) = default;
 };
 
+/// Where a driver puts each chunk before handing it to the parser: by default
+/// nowhere (the chunk is a view into the input); the over-read test copies it
+/// against an inaccessible page.
+using chunk_placer = std::function<std::string_view(std::string_view)>;
+
 /// Feeds `input` cut at `cuts` (increasing offsets inside the input) with the
 /// canonical driving loop. The parser is reset first. With `eof`, ends with
 /// put_eof when the input runs out before the request is complete.
 inline parse_outcome drive(request_parser& parser, std::string_view input,
-                           std::span<const std::size_t> cuts, bool eof = false) {
+                           std::span<const std::size_t> cuts, bool eof = false,
+                           const chunk_placer& place = {}) {
     parser.reset();
     parse_outcome out;
     std::size_t from = 0;
@@ -44,6 +51,7 @@ inline parse_outcome drive(request_parser& parser, std::string_view input,
     for (std::size_t i = 0; i <= cuts.size(); ++i) {
         const std::size_t to = i < cuts.size() ? cuts[i] : input.size();
         std::string_view chunk = input.substr(from, to - from);
+        if (place) chunk = place(chunk);
         from = to;
         for (;;) {
             std::error_code ec;

@@ -2,6 +2,7 @@
 // reports, the counterpart of support/drive.hpp for the request parser.
 #pragma once
 
+#include <drive.hpp>
 #include <scgi/response_parser.hpp>
 
 #include <cstddef>
@@ -31,13 +32,15 @@ struct response_outcome {
 /// parser is reset first. With `eof`, ends with put_eof when the input runs
 /// out before the head is complete.
 inline response_outcome drive_response(response_parser& parser, std::string_view input,
-                                       std::span<const std::size_t> cuts, bool eof = false) {
+                                       std::span<const std::size_t> cuts, bool eof = false,
+                                       const chunk_placer& place = {}) {
     parser.reset();
     response_outcome out;
     std::size_t from = 0;
     for (std::size_t i = 0; i <= cuts.size(); ++i) {
         const std::size_t to = i < cuts.size() ? cuts[i] : input.size();
         std::string_view chunk = input.substr(from, to - from);
+        if (place) chunk = place(chunk);
         from = to;
         std::error_code ec;
         const std::size_t n = parser.put(chunk, ec);

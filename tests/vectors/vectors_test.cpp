@@ -166,6 +166,18 @@ void check_splits(std::size_t n, const Outcome& whole, Drive&& drive) {
 
 // ---------------------------------------------------------------- files ----
 
+
+// A failed parser (request or response: both have put and put_eof) stays
+// failed: the same error again, and nothing consumed.
+template <class Parser>
+void expect_stays_failed(Parser& parser, std::string_view more, scgi::error expected) {
+    std::error_code again;
+    EXPECT_EQ(parser.put(more, again), 0u);
+    EXPECT_EQ(again, std::error_code(expected));
+    parser.put_eof(again);
+    EXPECT_EQ(again, std::error_code(expected));
+}
+
 TEST(vector_files, error_table_matches_the_enum) {
     // Values are 1..N in declaration order; the table must list each once, in
     // order, so a new enumerator cannot be missing from it unnoticed.
@@ -354,14 +366,7 @@ TEST_P(request_vector, parses_as_expected_in_every_split) {
         ASSERT_EQ(whole.error, std::error_code(v.expected_error))
             << "expected " << vec::name_of(v.expected_error) << ", got " << describe(whole);
         EXPECT_FALSE(whole.done);
-        {
-            // The parser stays failed: the same error again, nothing consumed.
-            std::error_code again;
-            EXPECT_EQ(parser.put(input.substr(whole.consumed), again), 0u);
-            EXPECT_EQ(again, std::error_code(v.expected_error));
-            parser.put_eof(again);
-            EXPECT_EQ(again, std::error_code(v.expected_error));
-        }
+        expect_stays_failed(parser, input.substr(whole.consumed), v.expected_error);
         break;
     }
 
@@ -463,13 +468,7 @@ TEST_P(response_vector, parses_as_expected_in_every_split) {
             // Consumption stops at the limit: the next byte is the offending one.
             EXPECT_EQ(whole.consumed, v.head_limit);
         }
-        {
-            std::error_code again;
-            EXPECT_EQ(parser.put(input, again), 0u);
-            EXPECT_EQ(again, std::error_code(v.expected_error));
-            parser.put_eof(again);
-            EXPECT_EQ(again, std::error_code(v.expected_error));
-        }
+        expect_stays_failed(parser, input, v.expected_error);
         break;
     }
 
