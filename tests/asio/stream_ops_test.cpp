@@ -6,6 +6,7 @@
 #include <scgi/asio/write_request.hpp>
 #include <scgi/response_head.hpp>
 
+#include <asio/bind_executor.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -21,6 +22,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstring>
 #include <future>
 #include <string>
 #include <thread>
@@ -326,6 +328,78 @@ TEST(StreamOps, HeadAlreadyBufferedCompletesAfterTheInitiatingCall) {
     });
     EXPECT_FALSE(body_done);
     run_bounded(p.io, body_done);
+}
+
+// An operation that finishes without I/O completes the way Asio's own
+// operations do: through the stream's executor first, then the handler's
+// executor (here a second io_context). Regression: it posted itself straight
+// to the handler's executor, which for use_future is a system thread: the
+// operation then outlived the stream's io_context there.
+TEST(StreamOps, ImmediateCompletionsGoThroughTheStreamsExecutor) {
+    socket_pair p;
+    asio::io_context handler_context;
+    int delivered = 0;
+    const auto expect_delivery_through_both_executors = [&](const char* what) {
+        handler_context.restart();
+        handler_context.run_for(500ms);
+        EXPECT_EQ(delivered, 0) << what << ": completed without the stream's executor";
+        p.io.restart();
+        p.io.poll();
+        EXPECT_EQ(delivered, 0) << what << ": handler ran outside its own executor";
+        handler_context.restart();
+        handler_context.run_for(3s);
+        EXPECT_EQ(delivered, 1) << what << ": handler not delivered through its own executor";
+        p.io.poll();
+        EXPECT_TRUE(p.io.stopped()) << what << ": the operation still holds work on the stream's io_context";
+        delivered = 0;
+    };
+    const auto on_handler_context = [&](auto handler) { return asio::bind_executor(handler_context, handler); };
+
+    std::string request;
+    ASSERT_FALSE(scgi::encode_request(client_headers, 3, request));
+    request += "abc";
+    scgi::read_buffer buffer;
+    std::memcpy(buffer.prepare().data(), request.data(), request.size());
+    buffer.commit(request.size());
+    scgi::request_parser parser;
+    scgi::async_read_request_head(p.server, buffer, parser, on_handler_context([&](std::error_code ec) {
+        EXPECT_FALSE(ec);
+        ++delivered;
+    }));
+    expect_delivery_through_both_executors("request head");
+    scgi::async_read_body_some(p.server, buffer, parser,
+                               on_handler_context([&](std::error_code ec, std::string_view piece) {
+                                   EXPECT_FALSE(ec);
+                                   EXPECT_EQ(piece, "abc");
+                                   ++delivered;
+                               }));
+    expect_delivery_through_both_executors("request body");
+
+    const std::string response = "Status: 200 OK\r\n\r\nbody";
+    scgi::read_buffer response_buffer;
+    std::memcpy(response_buffer.prepare().data(), response.data(), response.size());
+    response_buffer.commit(response.size());
+    scgi::response_parser response_parser;
+    scgi::async_read_response_head(p.client, response_buffer, response_parser,
+                                   on_handler_context([&](std::error_code ec) {
+                                       EXPECT_FALSE(ec);
+                                       ++delivered;
+                                   }));
+    expect_delivery_through_both_executors("response head");
+    scgi::async_read_response_body_some(p.client, response_buffer,
+                                        on_handler_context([&](std::error_code ec, std::string_view piece) {
+                                            EXPECT_FALSE(ec);
+                                            EXPECT_EQ(piece, "body");
+                                            ++delivered;
+                                        }));
+    expect_delivery_through_both_executors("response body");
+
+    const std::vector<scgi::header> duplicate{{"A", "1"}, {"A", "2"}};
+    scgi::async_write_request(p.client, duplicate, "", on_handler_context([&](std::error_code ec, std::size_t) {
+                                  EXPECT_EQ(ec, scgi::error::duplicate_header);
+                                  ++delivered;
+                              }));
+    expect_delivery_through_both_executors("request write with an encoder error");
 }
 
 TEST(StreamOps, EncoderErrorsWriteNothing) {

@@ -60,7 +60,7 @@ struct read_body_some_op {
         if (state == op_state::starting) {
             state = op_state::completing;
             result = ec;
-            return asio::post(std::move(self));
+            return asio::post(stream.get_executor(), std::move(self));
         }
         self.complete(ec, piece);
     }

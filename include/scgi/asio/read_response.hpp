@@ -52,7 +52,7 @@ struct read_response_body_some_op {
         piece = buffer.data();
         buffer.consume(piece.size());
         state = op_state::completing;
-        asio::post(std::move(self));
+        asio::post(stream.get_executor(), std::move(self));
     }
 };
 

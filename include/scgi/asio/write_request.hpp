@@ -42,7 +42,7 @@ struct write_request_op {
                 // Nothing to write; post first: never complete inside the
                 // initiating call.
                 state = op_state::completing;
-                return asio::post(std::move(self));
+                return asio::post(stream.get_executor(), std::move(self));
             }
             state = op_state::reading;  // here: writing
             return asio::async_write(

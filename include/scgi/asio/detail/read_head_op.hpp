@@ -56,7 +56,7 @@ struct read_head_op {
             // Never complete inside the initiating call.
             state = op_state::completing;
             result = ec;
-            return asio::post(std::move(self));
+            return asio::post(stream.get_executor(), std::move(self));
         }
         self.complete(ec);
     }
