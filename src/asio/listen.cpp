@@ -9,11 +9,13 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <climits>
 #include <cstddef>
@@ -132,6 +134,12 @@ std::error_code bind_tcp(acceptor_type& acceptor, const generic_endpoint& addres
     if (opt.reuse_port) {
         ec = set_flag(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT);
         if (ec) return ec;
+    }
+    if (opt.tcp_defer_accept.count() > 0) {
+        const int seconds = static_cast<int>(std::min<std::chrono::seconds::rep>(opt.tcp_defer_accept.count(), INT_MAX));
+        if (::setsockopt(acceptor.native_handle(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds) != 0) {
+            return last_error();
+        }
     }
     acceptor.bind(address, ec);
     if (ec) return ec;

@@ -26,17 +26,22 @@
 #include <csignal>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 namespace scgi {
@@ -60,10 +65,26 @@ constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::chrono::milliseconds linger_time{2000};
 constexpr std::size_t linger_bytes = 1024 * 1024;
 
+// The bytes of a request head are read here first, one buffer per thread:
+// the parser copies the head into its own storage anyway, so a connection
+// waiting for its head holds no read buffer. Only bytes after the head (the
+// start of the body) move on to the connection's own buffer.
+std::span<char> head_scratch(std::size_t size) {
+    thread_local std::vector<char> scratch;
+    if (scratch.size() < size) scratch.resize(size);
+    return {scratch.data(), size};
+}
+
 // Everything one connection needs, allocated once and reused by the
 // connections that follow: no allocation per request beyond the coroutine
 // frames. Slots live as long as the server, so the timeout sweeper can post
 // to a slot whose connection has just ended (the generation tells).
+//
+// The connection is a plain non-blocking descriptor until it has to wait:
+// only then is it handed to Asio (`waitable()`), which registers it with
+// epoll. A request that arrives whole, answered by a response the send
+// buffer takes at once (the usual case behind a front end on the same host),
+// costs accept4, recv, sendmsg and close, and nothing else.
 struct connection_slot {
     connection_slot(asio::io_context& io, const server_options& opt)
         : strand(serial_executor(io, opt.threads)),
@@ -72,12 +93,14 @@ struct connection_slot {
           options(&opt) {}
 
     asio::any_io_executor strand;  // a strand unless the server has one thread
-    std::optional<socket_type> socket;
+    int fd = -1;                   // the connection; closed only by close_descriptor()
+    int family = AF_UNSPEC;
+    std::optional<socket_type> socket;  // owns `fd` once the connection had to wait
     // Bound to the connection's coroutine: at the stop deadline it cancels
     // whatever the handler awaits (a timer, a database call), not only
     // socket operations.
     asio::cancellation_signal cancel;
-    read_buffer buffer;
+    read_buffer buffer;  // body bytes; allocated by the slot's first body
     request_parser parser;
     std::string out;  // the serialised response head, or a whole error answer
     const server_options* options;
@@ -107,16 +130,97 @@ struct connection_slot {
         return ec;
     }
 
-    // Reads whatever is already there, without waiting (the socket is
-    // non-blocking). Behind a front end that writes the whole request at
-    // once this is the usual case, and it saves a trip through the
-    // scheduler per read. False if nothing was read; the asynchronous path
-    // then sees the end of input or the error itself.
+    // The connection as an Asio socket, to wait on. Null (and `ec` set) if
+    // Asio refuses the descriptor or it is closed.
+    socket_type* waitable(std::error_code& ec) {
+        if (socket) return &*socket;
+        if (fd < 0) {
+            ec = asio::error::bad_descriptor;
+            return nullptr;
+        }
+        socket.emplace(strand);
+        socket->assign(asio::generic::stream_protocol(family, family == AF_UNIX ? 0 : IPPROTO_TCP), fd, ec);
+        if (ec) {
+            socket.reset();
+            return nullptr;
+        }
+        return &*socket;
+    }
+
+    // Receives what is already there into `into`, without waiting (the
+    // descriptor is non-blocking). `would_block` if nothing is; `eof` if the
+    // peer has closed its side.
+    std::size_t receive_now(asio::mutable_buffer into, std::error_code& ec) noexcept {
+        if (fd < 0) {
+            ec = asio::error::bad_descriptor;
+            return 0;
+        }
+        for (;;) {
+            const ssize_t n = ::recv(fd, into.data(), into.size(), 0);
+            if (n > 0) return static_cast<std::size_t>(n);
+            if (n == 0) {
+                ec = asio::error::eof;
+            } else if (errno == EINTR) {
+                continue;
+            } else {
+                ec.assign(errno == EWOULDBLOCK ? EAGAIN : errno, asio::error::get_system_category());
+            }
+            return 0;
+        }
+    }
+
+    // Sends as much of `buffers` as the socket takes now, without waiting.
+    std::size_t send_now(const std::array<asio::const_buffer, 2>& buffers, std::error_code& ec) noexcept {
+        if (fd < 0) {
+            ec = asio::error::bad_descriptor;
+            return 0;
+        }
+        std::array<iovec, 2> parts{iovec{const_cast<void*>(buffers[0].data()), buffers[0].size()},
+                                   iovec{const_cast<void*>(buffers[1].data()), buffers[1].size()}};
+        msghdr message{};
+        message.msg_iov = parts.data();
+        message.msg_iovlen = parts.size();
+        for (;;) {
+            const ssize_t n = ::sendmsg(fd, &message, MSG_NOSIGNAL);
+            if (n >= 0) return static_cast<std::size_t>(n);
+            if (errno == EINTR) continue;
+            ec.assign(errno == EWOULDBLOCK ? EAGAIN : errno, asio::error::get_system_category());
+            return 0;
+        }
+    }
+
+    // Feeds the parser the head bytes that have arrived, without waiting.
+    // `need_more` if the head is still incomplete (what arrived is in the
+    // parser); no error once it is parsed, with any bytes after it moved to
+    // `buffer`; `partial_request` if the peer closed first; the parser's or
+    // the socket's error otherwise.
+    std::error_code read_head_now() {
+        const std::span<char> scratch = head_scratch(buffer.capacity());
+        for (;;) {
+            std::error_code ec;
+            const std::size_t n = receive_now(asio::buffer(scratch.data(), scratch.size()), ec);
+            if (ec == asio::error::would_block) return error::need_more;
+            if (ec == asio::error::eof) parser.put_eof(ec);
+            if (ec) return ec;
+            std::string_view input(scratch.data(), n);
+            input.remove_prefix(parser.put(input, ec));
+            if (ec == error::need_more) continue;
+            if (ec) return ec;
+            // The head is parsed; the rest is body (at most a buffer's worth).
+            const auto space = buffer.prepare();
+            std::memcpy(space.data(), input.data(), input.size());
+            buffer.commit(input.size());
+            return {};
+        }
+    }
+
+    // Receives into `buffer` what is already there. False if nothing was
+    // read; the asynchronous path then sees the end of input or the error.
     bool read_now() {
         const auto space = buffer.prepare();
         if (space.size() == 0) return false;
         std::error_code ec;
-        const std::size_t n = socket->read_some(space, ec);
+        const std::size_t n = receive_now(space, ec);
         if (ec) return false;
         buffer.commit(n);
         return true;
@@ -128,20 +232,53 @@ struct connection_slot {
     asio::awaitable<std::error_code> write_all(asio::const_buffer first, asio::const_buffer second = {}) {
         std::array<asio::const_buffer, 2> buffers{first, second};
         std::error_code ec;
-        std::size_t written = socket->write_some(buffers, ec);
+        const std::size_t written = send_now(buffers, ec);
         if (ec && ec != asio::error::would_block) co_return ec;
-        if (ec) written = 0;
         if (written >= first.size()) {
             buffers = {second + (written - first.size()), asio::const_buffer{}};
         } else {
             buffers = {first + written, second};
         }
         if (asio::buffer_size(buffers) == 0) co_return std::error_code{};
+        ec.clear();
+        socket_type* s = waitable(ec);
+        if (!s) co_return ec;
         arm(options->write_timeout);
-        auto [async_error, n] = co_await asio::async_write(*socket, buffers, use_tuple);
+        auto [async_error, n] = co_await asio::async_write(*s, buffers, use_tuple);
         disarm();
         (void)n;
         co_return timeout_or(async_error, error::write_timeout);
+    }
+
+    // Ends the response at once with a reset rather than a clean close.
+    void reset_connection() noexcept {
+        if (fd < 0) return;
+        const linger abortive{1, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive);
+        close_descriptor();
+    }
+
+    void close_descriptor() noexcept {
+        if (socket) {
+            std::error_code ignored;
+            socket->close(ignored);
+            socket.reset();
+        } else if (fd >= 0) {
+            ::close(fd);
+        }
+        fd = -1;
+    }
+
+    // At the stop deadline: whatever the connection's coroutine does next
+    // on the socket fails at once (the descriptor stays open until the
+    // coroutine closes it, so its number cannot be reused under it).
+    void shut_down() noexcept {
+        if (fd < 0) return;
+        ::shutdown(fd, SHUT_RDWR);
+        if (socket) {
+            std::error_code ignored;
+            socket->cancel(ignored);
+        }
     }
 
     void recycle() {
@@ -149,7 +286,7 @@ struct connection_slot {
         disarm();
         timed_out = false;
         cancelled = false;
-        socket.reset();
+        close_descriptor();
         buffer.clear();
         parser.reset();
         out.clear();
@@ -227,10 +364,13 @@ asio::awaitable<std::tuple<std::error_code, std::string_view>> request::read_bod
         c.buffer.consume(c.parser.put(c.buffer.data(), ec));
         co_return result{ec, ec ? std::string_view{} : c.parser.body_piece()};
     }
+    std::error_code wait_error;
+    auto* socket = c.waitable(wait_error);
+    if (!socket) co_return result{wait_error, std::string_view{}};
     c.arm(c.options->body_timeout);
-    auto [ec, piece] = co_await async_read_body_some(*c.socket, c.buffer, c.parser, detail::use_tuple);
+    auto [ec, piece] = co_await async_read_body_some(*socket, c.buffer, c.parser, detail::use_tuple);
     c.disarm();
-    co_return std::tuple<std::error_code, std::string_view>{c.timeout_or(ec, error::body_timeout), piece};
+    co_return result{c.timeout_or(ec, error::body_timeout), piece};
 }
 
 asio::awaitable<std::tuple<std::error_code, std::string>> request::read_body(std::size_t limit) {
@@ -427,7 +567,13 @@ struct server::impl {
             co_return;
         }
         const int family = local.data()->sa_family;
-        const asio::generic::stream_protocol protocol(family, family == AF_UNIX ? 0 : IPPROTO_TCP);
+        if (family != AF_UNIX) {
+            // Streamed responses write small pieces: do not let Nagle hold one
+            // back for the front end's delayed ACK. Accepted sockets inherit
+            // the option, so it costs nothing per connection.
+            const int on = 1;
+            ::setsockopt(acceptor.native_handle(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+        }
         std::optional<asio::steady_timer> backoff;
         while (!stop_requested) {
             const int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -465,24 +611,8 @@ struct server::impl {
                 ::close(fd);
                 break;
             }
-            std::error_code assign_error;
-            slot->socket.emplace(slot->strand);
-            slot->socket->assign(protocol, fd, assign_error);
-            if (assign_error) {
-                ::close(fd);
-                release(*slot, false);
-                log(log_level::error, "accept: " + assign_error.message());
-                continue;
-            }
-            // Non-blocking for the synchronous first attempts (read_now,
-            // write_all); Asio would set it on the first operation anyway.
-            slot->socket->non_blocking(true, assign_error);
-            if (family != AF_UNIX) {
-                // Streamed responses write small pieces: do not let Nagle hold
-                // one back for the front end's delayed ACK.
-                std::error_code ignored;
-                slot->socket->set_option(asio::ip::tcp::no_delay(true), ignored);
-            }
+            slot->fd = fd;
+            slot->family = family;
             accepted.fetch_add(1, std::memory_order_relaxed);
             active.fetch_add(1, std::memory_order_acq_rel);
             asio::co_spawn(slot->strand, serve(*slot),
@@ -521,7 +651,7 @@ struct server::impl {
                     // next sweep cancels that too. The coroutine disarms.
                     slot->timed_out = true;
                     std::error_code ignored;
-                    if (slot->socket) slot->socket->cancel(ignored);
+                    if (slot->socket) slot->socket->cancel(ignored);  // no socket: nothing waits
                 });
             }
         }
@@ -531,12 +661,11 @@ struct server::impl {
         // After the stop deadline cancels this connection, later co_awaits
         // (the answer, the close) must return errors, not throw.
         co_await asio::this_coro::throw_if_cancelled(false);
-        std::error_code ec = error::need_more;
         // The whole head is usually there already: parse it without waiting.
-        if (c.read_now()) c.buffer.consume(c.parser.put(c.buffer.data(), ec));
+        std::error_code ec = c.read_head_now();
         if (ec == error::need_more) {
             c.arm(options.head_timeout);
-            std::tie(ec) = co_await async_read_request_head(*c.socket, c.buffer, c.parser, detail::use_tuple);
+            ec = co_await wait_for_head(c);
             c.disarm();
             ec = c.timeout_or(ec, error::head_timeout);
         }
@@ -547,6 +676,19 @@ struct server::impl {
         }
         co_await close(c);
         release(c, true);
+    }
+
+    // Waits until the head has arrived, reading what comes as it comes.
+    static asio::awaitable<std::error_code> wait_for_head(connection_slot& c) {
+        for (;;) {
+            std::error_code ec;
+            detail::socket_type* socket = c.waitable(ec);
+            if (!socket) co_return ec;
+            std::tie(ec) = co_await socket->async_wait(asio::socket_base::wait_read, detail::use_tuple);
+            if (ec) co_return ec;
+            ec = c.read_head_now();
+            if (ec != error::need_more) co_return ec;
+        }
     }
 
     // Answers a request that failed before the handler, if anyone is there
@@ -607,7 +749,7 @@ struct server::impl {
             } else {
                 // Part of the answer went out: end with a reset, so the front
                 // end sees a failure rather than a complete, truncated answer.
-                abort(c);
+                c.reset_connection();
             }
             co_return;
         }
@@ -619,34 +761,29 @@ struct server::impl {
         if (c.head_pending && !c.write_error) co_await writer.finish();
     }
 
-    void abort(connection_slot& c) noexcept {
-        std::error_code ignored;
-        c.socket->set_option(asio::socket_base::linger(true, 0), ignored);
-        c.socket->close(ignored);
-    }
-
     // Ends the connection. If the front end may still be sending (a body the
     // handler did not read, or bytes after a refused head), reads and drops
     // them for a bounded time first, so the close does not reset the
     // connection under the answer.
     asio::awaitable<void> close(connection_slot& c) {
-        std::error_code ignored;
-        if (!c.socket->is_open()) co_return;
+        if (c.fd < 0) co_return;
         const bool peer_may_send = !c.parser.is_done() || !c.buffer.empty();
-        if (peer_may_send && !c.write_error && !stop_requested) {
+        std::error_code ec;
+        detail::socket_type* socket = nullptr;
+        if (peer_may_send && !c.write_error && !stop_requested && (socket = c.waitable(ec))) {
             // Our answer is complete: say so, then drop what still comes.
-            c.socket->shutdown(asio::socket_base::shutdown_send, ignored);
+            socket->shutdown(asio::socket_base::shutdown_send, ec);
             std::size_t dropped = 0;
             c.arm(std::min(detail::linger_time, options.body_timeout));
             while (dropped < detail::linger_bytes) {
                 c.buffer.clear();
-                auto [ec, n] = co_await c.socket->async_read_some(c.buffer.prepare(), detail::use_tuple);
-                if (ec) break;
+                auto [read_error, n] = co_await socket->async_read_some(c.buffer.prepare(), detail::use_tuple);
+                if (read_error) break;
                 dropped += n;
             }
             c.disarm();
         }
-        c.socket->close(ignored);
+        c.close_descriptor();
     }
 
     void begin_stop() {
@@ -674,11 +811,10 @@ struct server::impl {
                 connection_slot* slot = owned.get();
                 const auto generation = slot->generation.load();
                 asio::post(slot->strand, [slot, generation] {
-                    if (slot->generation.load() != generation || !slot->socket) return;
+                    if (slot->generation.load() != generation || slot->fd < 0) return;
                     slot->cancelled = true;
                     slot->cancel.emit(asio::cancellation_type::terminal);
-                    std::error_code ignored;
-                    slot->socket->close(ignored);
+                    slot->shut_down();
                 });
             }
         });

@@ -13,6 +13,7 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -28,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -189,15 +191,16 @@ void send_byte(Socket& socket, char c) {
     EXPECT_FALSE(ec) << ec.message();
 }
 
-// Connects `client` to `target`, accepts on `acceptor` and checks that a byte
-// goes through, proving the accepted socket is the client's peer.
+// Connects `client` to `target`, sends a byte (a TCP listener defers the
+// accept until one arrives), accepts on `acceptor` and checks that the byte
+// came through, proving the accepted socket is the client's peer.
 template <class Socket>
 void expect_serves(asio::io_context& ioc, acceptor_type& acceptor, Socket& client,
                    const typename Socket::endpoint_type& target) {
     ASSERT_FALSE(connect_within(ioc, client, target));
+    send_byte(client, 'x');
     auto peer = accept_within(ioc, acceptor);
     ASSERT_TRUE(peer.has_value());
-    send_byte(client, 'x');
     EXPECT_EQ(read_byte_within(ioc, *peer), "x");
 }
 
@@ -304,6 +307,47 @@ TEST_F(Listen, ReusePortLetsTwoListenersShareAPort) {
     scgi::listening_socket third = scgi::listen(ex, shared, {}, ec);
     EXPECT_EQ(ec, std::errc::address_in_use) << ec.message();
     EXPECT_FALSE(third.acceptor().is_open());
+}
+
+// TCP_DEFER_ACCEPT on by default: a connection is handed over once its
+// first bytes are there. Zero turns it off.
+TEST_F(Listen, TcpDefersAcceptUntilTheFirstBytesByDefault) {
+    const auto defer_accept_of = [](scgi::listening_socket& socket) {
+        int value = -1;
+        socklen_t length = sizeof value;
+        EXPECT_EQ(::getsockopt(socket.acceptor().native_handle(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &value, &length), 0);
+        return value;
+    };
+    std::error_code ec;
+    scgi::listening_socket deferred = scgi::listen(ex, endpoint::parse("127.0.0.1:0"), {}, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_GT(defer_accept_of(deferred), 0);
+
+    // Connected but silent: not handed over yet. Once the request's first
+    // bytes arrive, it is, with them.
+    generic_socket client(ioc);
+    client.connect(deferred.acceptor().local_endpoint(), ec);
+    ASSERT_FALSE(ec) << ec.message();
+    deferred.acceptor().non_blocking(true);
+    generic_socket accepted(ioc);
+    deferred.acceptor().accept(accepted, ec);
+    EXPECT_EQ(ec, asio::error::would_block) << "accepted before any byte arrived";
+    asio::write(client, asio::buffer(std::string("5:x\0y\0,", 8)), ec);
+    ASSERT_FALSE(ec);
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    for (;;) {
+        deferred.acceptor().accept(accepted, ec);
+        if (ec != asio::error::would_block || std::chrono::steady_clock::now() > deadline) break;
+        std::this_thread::sleep_for(1ms);
+    }
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_EQ(accepted.available(ec), 8u);
+
+    scgi::listen_options immediate;
+    immediate.tcp_defer_accept = std::chrono::seconds(0);
+    scgi::listening_socket plain = scgi::listen(ex, endpoint::parse("127.0.0.1:0"), immediate, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_EQ(defer_accept_of(plain), 0);
 }
 
 TEST_F(Listen, WithoutReusePortASecondListenerIsRefused) {

@@ -31,6 +31,7 @@
 #include <arpa/inet.h>
 #include <poll.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -669,6 +670,41 @@ TEST(Server, SocketActivation) {
         ::dup2(saved3, 3);
         ::close(saved3);
     }
+}
+
+// TCP listeners get TCP_NODELAY, which accepted connections inherit: a
+// streamed response's small pieces are not held back by Nagle's algorithm.
+TEST(Server, TcpListenersSetNoDelayForTheirConnections) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(::listen(fd, 16), 0);
+    running_server s;
+    const scgi::endpoint where = s.server->adopt(fd);
+    s.server->start();
+    EXPECT_EQ(body_of(round_trip(where, post("/echo", "nagle"))), "nagle");
+    int value = 0;
+    socklen_t length = sizeof value;
+    ASSERT_EQ(::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &value, &length), 0);
+    EXPECT_NE(value, 0);
+}
+
+// A head larger than the read buffer, sent whole with its body: the head is
+// read in several pieces, and what follows it is the body's start.
+TEST(Server, HeadLargerThanTheReadBuffer) {
+    scgi::server_options options;
+    options.read_buffer_size = 1024;
+    running_server s(options);
+    const auto where = s.listen_unix();
+    s.server->start();
+    const std::string big(20000, 'v');
+    const std::string body(5000, 'b');
+    const std::string response = round_trip(
+        where, request_bytes({{"REQUEST_METHOD", "POST"}, {"REQUEST_URI", "/echo"}, {"HTTP_X_BIG", big}}, body));
+    EXPECT_EQ(status_of(response), 200);
+    EXPECT_TRUE(body_of(response) == body);
 }
 
 TEST(Server, StaleSocketFileIsReplacedLiveOneIsNot) {

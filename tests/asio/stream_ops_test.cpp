@@ -341,7 +341,7 @@ TEST(StreamOps, ImmediateCompletionsGoThroughTheStreamsExecutor) {
     int delivered = 0;
     const auto expect_delivery_through_both_executors = [&](const char* what) {
         handler_context.restart();
-        handler_context.run_for(500ms);
+        handler_context.poll();
         EXPECT_EQ(delivered, 0) << what << ": completed without the stream's executor";
         p.io.restart();
         p.io.poll();

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -35,6 +36,18 @@ struct listen_options {
     /// default so that starting a second server on a busy port fails with
     /// `address_in_use` rather than silently sharing it.
     bool reuse_port = false;
+
+    /// TCP_DEFER_ACCEPT (TCP only): the kernel completes the handshake but
+    /// hands a connection to the server only once its first bytes have
+    /// arrived. SCGI front ends send the request right after connecting, so
+    /// the server then finds the request already there when it accepts,
+    /// instead of registering the connection for readiness and waiting
+    /// (nginx's `listen ... deferred` does the same). A connection that sends
+    /// nothing is handed over after about this long anyway, and the server's
+    /// head timeout runs from then; one that closes first (a port probe) is
+    /// never seen. Zero turns it off. Ignored for Unix sockets and adopted
+    /// sockets (systemd's `DeferAcceptSec=` is the equivalent there).
+    std::chrono::seconds tcp_defer_accept{10};
 
     /// Permissions of a Unix socket file `listen` creates, applied with
     /// chmod(2) after bind and before listen (so nobody can connect in
