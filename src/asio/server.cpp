@@ -7,9 +7,9 @@
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
+#include <asio/dispatch.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/generic/stream_protocol.hpp>
-#include <asio/ip/tcp.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
@@ -58,6 +58,8 @@ asio::any_io_executor serial_executor(asio::io_context& io, unsigned threads) {
     return asio::make_strand(io);
 }
 constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+// What resumes a coroutine suspended in an operation with signature void().
+using resume_handler = asio::async_result<asio::use_awaitable_t<asio::any_io_executor>, void()>::handler_type;
 
 // How long, and how many bytes, the server keeps reading after its answer
 // when the front end may still be sending: closing a socket with unread
@@ -93,6 +95,9 @@ struct connection_slot {
           options(&opt) {}
 
     asio::any_io_executor strand;  // a strand unless the server has one thread
+    // The slot's worker coroutine, while it waits for its next connection.
+    std::optional<resume_handler> idle;
+    bool retired = false;          // on `strand`: the server has stopped, the worker ends
     int fd = -1;                   // the connection; closed only by close_descriptor()
     int family = AF_UNSPEC;
     std::optional<socket_type> socket;  // owns `fd` once the connection had to wait
@@ -100,7 +105,7 @@ struct connection_slot {
     // whatever the handler awaits (a timer, a database call), not only
     // socket operations.
     asio::cancellation_signal cancel;
-    read_buffer buffer;  // body bytes; allocated by the slot's first body
+    read_buffer buffer;  // body bytes; allocated when the first ones arrive, then kept
     request_parser parser;
     std::string out;  // the serialised response head, or a whole error answer
     const server_options* options;
@@ -128,6 +133,28 @@ struct connection_slot {
     std::error_code timeout_or(std::error_code ec, error timeout) noexcept {
         if (ec == asio::error::operation_aborted && timed_out) return timeout;
         return ec;
+    }
+
+    // Suspends the slot's worker until `take` hands it a connection or the
+    // server retires it.
+    auto next_connection() {
+        return asio::async_initiate<const asio::use_awaitable_t<>, void()>(
+            [this](resume_handler handler) { idle.emplace(std::move(handler)); }, asio::use_awaitable);
+    }
+
+    // On `strand`: gives the worker connection `descriptor` (or, with -1,
+    // retires it), resuming it if it waits.
+    void take(int descriptor, int address_family) {
+        if (descriptor < 0) {
+            retired = true;
+        } else {
+            fd = descriptor;
+            family = address_family;
+        }
+        if (!idle) return;  // not waiting yet: it looks at `fd` first
+        resume_handler resume = std::move(*idle);
+        idle.reset();
+        std::move(resume)();
     }
 
     // The connection as an Asio socket, to wait on. Null (and `ec` set) if
@@ -207,9 +234,11 @@ struct connection_slot {
             if (ec == error::need_more) continue;
             if (ec) return ec;
             // The head is parsed; the rest is body (at most a buffer's worth).
-            const auto space = buffer.prepare();
-            std::memcpy(space.data(), input.data(), input.size());
-            buffer.commit(input.size());
+            if (!input.empty()) {
+                const auto space = buffer.prepare();
+                std::memcpy(space.data(), input.data(), input.size());
+                buffer.commit(input.size());
+            }
             return {};
         }
     }
@@ -226,21 +255,28 @@ struct connection_slot {
         return true;
     }
 
-    // Writes `first` then `second` under the write timeout: at once if the
-    // socket takes everything (the usual case for an answer that fits its
-    // send buffer), else the rest asynchronously.
-    asio::awaitable<std::error_code> write_all(asio::const_buffer first, asio::const_buffer second = {}) {
-        std::array<asio::const_buffer, 2> buffers{first, second};
-        std::error_code ec;
+    // Sends as much of `buffers` as the socket takes now and drops it from
+    // them. True if all went (the usual case for an answer that fits the
+    // send buffer) or the socket failed (`ec`); false if the rest must wait.
+    bool send_all_now(std::array<asio::const_buffer, 2>& buffers, std::error_code& ec) noexcept {
+        if (asio::buffer_size(buffers) == 0) return true;
         const std::size_t written = send_now(buffers, ec);
-        if (ec && ec != asio::error::would_block) co_return ec;
-        if (written >= first.size()) {
-            buffers = {second + (written - first.size()), asio::const_buffer{}};
-        } else {
-            buffers = {first + written, second};
+        if (ec == asio::error::would_block) {
+            ec.clear();
+        } else if (ec) {
+            return true;
         }
-        if (asio::buffer_size(buffers) == 0) co_return std::error_code{};
-        ec.clear();
+        if (written >= buffers[0].size()) {
+            buffers = {buffers[1] + (written - buffers[0].size()), asio::const_buffer{}};
+        } else {
+            buffers[0] += written;
+        }
+        return asio::buffer_size(buffers) == 0;
+    }
+
+    // Writes what `send_all_now` left, waiting under the write timeout.
+    asio::awaitable<std::error_code> write_rest(std::array<asio::const_buffer, 2> buffers) {
+        std::error_code ec;
         socket_type* s = waitable(ec);
         if (!s) co_return ec;
         arm(options->write_timeout);
@@ -281,7 +317,7 @@ struct connection_slot {
         }
     }
 
-    void recycle() {
+    void recycle() noexcept {
         generation.fetch_add(1, std::memory_order_relaxed);
         disarm();
         timed_out = false;
@@ -407,13 +443,14 @@ asio::awaitable<std::error_code> response_writer::write(std::string_view body_pi
     connection_slot& c = *slot_;
     if (!c.head_written) throw std::logic_error("scgi::response_writer: write before write_head");
     if (c.write_error) co_return c.write_error;
-    std::error_code ec;
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(body_piece), asio::const_buffer{}};
     if (c.head_pending) {
-        ec = co_await c.write_all(asio::buffer(c.out), asio::buffer(body_piece));
+        buffers = {asio::buffer(c.out), asio::buffer(body_piece)};
         c.head_pending = false;
-    } else if (!body_piece.empty()) {
-        ec = co_await c.write_all(asio::buffer(body_piece));
     }
+    std::error_code ec;
+    // A coroutine frame only when the socket cannot take it all now.
+    if (!c.send_all_now(buffers, ec)) ec = co_await c.write_rest(buffers);
     c.write_error = ec;
     co_return ec;
 }
@@ -488,6 +525,7 @@ struct server::impl {
     std::atomic<bool> serving{false};  // accept loops and sweeper started
     bool stop_begun = false;   // on control
     bool stopped = false;      // on control: the stop has completed
+    bool stop_deadline_passed = false;  // on control
     std::vector<std::thread> threads;
 
     void log(log_level level, std::string_view message) const noexcept {
@@ -499,32 +537,55 @@ struct server::impl {
         }
     }
 
-    connection_slot* acquire() {
-        std::lock_guard lock(mutex);
-        if (!free_slots.empty()) {
-            connection_slot* slot = free_slots.back();
-            free_slots.pop_back();
-            return slot;
+    // Logs an exception without throwing another (building the line may).
+    void log_failure(std::string_view what, std::exception_ptr failure) const noexcept {
+        try {
+            log(log_level::error, std::string(what) + detail::describe(std::move(failure)));
+        } catch (...) {
+            log(log_level::error, what);
         }
-        if (slots.size() >= options.max_connections) return nullptr;
-        slots.push_back(std::make_unique<connection_slot>(io, options));
-        return slots.back().get();
     }
 
-    // Returns a slot; `served` if it carried a connection (counted in active).
-    void release(connection_slot& slot, bool served) {
-        slot.recycle();
+    connection_slot* acquire() {
+        connection_slot* slot = nullptr;
         {
             std::lock_guard lock(mutex);
-            free_slots.push_back(&slot);
+            if (!free_slots.empty()) {
+                slot = free_slots.back();
+                free_slots.pop_back();
+                return slot;
+            }
+            if (slots.size() >= options.max_connections) return nullptr;
+            // Room for every slot in the free list now: release() cannot fail.
+            free_slots.reserve(slots.size() + 1);
+            slot = slots.emplace_back(std::make_unique<connection_slot>(io, options)).get();
         }
-        if (served) active.fetch_sub(1, std::memory_order_acq_rel);
-        if (waiting_for_slot.load(std::memory_order_acquire) != 0 || stop_requested.load(std::memory_order_acquire)) {
+        // A new slot gets its worker (outside the lock: with one thread the
+        // worker runs here until it waits for its first connection).
+        asio::co_spawn(slot->strand, work(*slot),
+                       asio::bind_cancellation_slot(slot->cancel.slot(), [this](std::exception_ptr e) {
+                           if (e) log_failure("connection worker failed: ", e);
+                       }));
+        return slot;
+    }
+
+    // Returns the slot of a finished connection (on the slot's strand).
+    void release(connection_slot& slot) noexcept {
+        slot.recycle();
+        give_back(slot);
+        active.fetch_sub(1);
+        if (waiting_for_slot.load() != 0 || stop_requested.load()) {
             asio::post(control, [this] {
                 slot_freed.cancel();
                 if (stop_requested && active.load() == 0) finish_stop();
             });
         }
+    }
+
+    // Puts a slot back in the free list (reserved in acquire: no allocation).
+    void give_back(connection_slot& slot) noexcept {
+        std::lock_guard lock(mutex);
+        free_slots.push_back(&slot);
     }
 
     void start_serving() {
@@ -595,6 +656,9 @@ struct server::impl {
                 co_await backoff->async_wait(detail::use_tuple);
                 continue;
             }
+            // Counted from here on: a stop waits for this connection too.
+            accepted.fetch_add(1, std::memory_order_relaxed);
+            active.fetch_add(1);
             // A slot only now: a listener waiting for connections holds none.
             // At max_connections this one connection waits here (the rest
             // wait in the kernel's backlog) until a slot is released.
@@ -602,25 +666,83 @@ struct server::impl {
             for (;;) {
                 waiting_for_slot.fetch_add(1);  // before acquire: no release is missed
                 slot = acquire();
-                if (slot || stop_requested) break;
+                if (slot || stop_deadline_passed) break;
                 co_await slot_freed.async_wait(detail::use_tuple);
                 waiting_for_slot.fetch_sub(1);
             }
             waiting_for_slot.fetch_sub(1);
-            if (!slot) {
+            if (stop_deadline_passed) {
+                // Too late to serve: closed like the connections the deadline cut.
+                if (slot) give_back(*slot);
                 ::close(fd);
+                if (active.fetch_sub(1) == 1) finish_stop();
                 break;
             }
-            slot->fd = fd;
-            slot->family = family;
-            accepted.fetch_add(1, std::memory_order_relaxed);
-            active.fetch_add(1, std::memory_order_acq_rel);
-            asio::co_spawn(slot->strand, serve(*slot),
-                           asio::bind_cancellation_slot(slot->cancel.slot(), [this, slot](std::exception_ptr e) {
-                               if (!e) return;
-                               log(log_level::error, "connection failed: " + detail::describe(e));
-                               release(*slot, true);
-                           }));
+            if (options.threads == 1) {
+                // The worker runs here and now, until it first waits.
+                asio::dispatch(slot->strand, [slot, fd, family] { slot->take(fd, family); });
+            } else {
+                // On another thread: this one goes on accepting.
+                asio::post(slot->strand, [slot, fd, family] { slot->take(fd, family); });
+            }
+        }
+    }
+
+    // One per slot, for the server's life: serves the connections the accept
+    // loop hands to the slot, one after another. A coroutine per slot rather
+    // than per connection: no coroutine start-up per request.
+    asio::awaitable<void> work(connection_slot& c) {
+        // After the stop deadline cancels a connection, later co_awaits (the
+        // answer, the close) must return errors, not throw.
+        co_await asio::this_coro::throw_if_cancelled(false);
+        for (;;) {
+            if (c.fd < 0) {
+                if (c.retired) co_return;
+                co_await c.next_connection();
+                continue;
+            }
+            // A fresh cancellation state per connection: the stop deadline's
+            // cancellation, or a handler's throw_if_cancelled(true), must not
+            // carry over to the next connection on this slot.
+            co_await asio::this_coro::reset_cancellation_state();
+            co_await asio::this_coro::throw_if_cancelled(false);
+            std::exception_ptr failure;
+            try {
+                // The whole head is usually there already: parse it without waiting.
+                std::error_code ec = c.read_head_now();
+                if (ec == error::need_more && !c.parser.is_started()) {
+                    // Accepted before its first byte (front ends write right
+                    // after connecting). Let the work already queued run, then
+                    // look once more: usually cheaper than registering the
+                    // connection with epoll to wait for bytes that are on
+                    // their way.
+                    co_await asio::post(c.strand, asio::use_awaitable);
+                    ec = c.read_head_now();
+                }
+                if (ec == error::need_more) {
+                    c.arm(options.head_timeout);
+                    ec = co_await wait_for_head(c);
+                    c.disarm();
+                    ec = c.timeout_or(ec, error::head_timeout);
+                }
+                // Cut by the stop deadline while its head arrived: a shut-down
+                // socket still returns what was received, but no handler may
+                // start after the deadline.
+                if (!ec && c.cancelled) ec = asio::error::operation_aborted;
+                if (ec) {
+                    co_await refuse(c, ec);
+                } else {
+                    co_await run_handler(c);
+                }
+                // Drain only a peer that is still there (not after an end of
+                // input, a reset or a timeout).
+                const bool answered = !ec || detail::status_for(ec) != 0;
+                if (answered && c.fd >= 0 && peer_may_send(c)) co_await drain(c);
+            } catch (...) {
+                failure = std::current_exception();
+            }
+            if (failure) log_failure("connection failed: ", failure);
+            release(c);
         }
     }
 
@@ -655,27 +777,6 @@ struct server::impl {
                 });
             }
         }
-    }
-
-    asio::awaitable<void> serve(connection_slot& c) {
-        // After the stop deadline cancels this connection, later co_awaits
-        // (the answer, the close) must return errors, not throw.
-        co_await asio::this_coro::throw_if_cancelled(false);
-        // The whole head is usually there already: parse it without waiting.
-        std::error_code ec = c.read_head_now();
-        if (ec == error::need_more) {
-            c.arm(options.head_timeout);
-            ec = co_await wait_for_head(c);
-            c.disarm();
-            ec = c.timeout_or(ec, error::head_timeout);
-        }
-        if (ec) {
-            co_await refuse(c, ec);
-        } else {
-            co_await run_handler(c);
-        }
-        co_await close(c);
-        release(c, true);
     }
 
     // Waits until the head has arrived, reading what comes as it comes.
@@ -719,7 +820,9 @@ struct server::impl {
         head.serialize(c.out);
         c.out += text;
         c.out += '\n';
-        const auto ec = co_await c.write_all(asio::buffer(c.out));
+        std::array<asio::const_buffer, 2> buffers{asio::buffer(c.out), asio::const_buffer{}};
+        std::error_code ec;
+        if (!c.send_all_now(buffers, ec)) ec = co_await c.write_rest(buffers);
         if (ec && ec != asio::error::operation_aborted) {
             log(log_level::warning, "writing " + std::to_string(status) + " answer: " + ec.message());
         }
@@ -761,29 +864,30 @@ struct server::impl {
         if (c.head_pending && !c.write_error) co_await writer.finish();
     }
 
-    // Ends the connection. If the front end may still be sending (a body the
-    // handler did not read, or bytes after a refused head), reads and drops
-    // them for a bounded time first, so the close does not reset the
-    // connection under the answer.
-    asio::awaitable<void> close(connection_slot& c) {
-        if (c.fd < 0) co_return;
-        const bool peer_may_send = !c.parser.is_done() || !c.buffer.empty();
+    // True if the front end may still be sending once our answer is
+    // complete: a body the handler did not read, or bytes after a refused
+    // head. Closing a socket with unread input resets the connection, which
+    // can make the front end lose the answer.
+    bool peer_may_send(const connection_slot& c) const noexcept {
+        return (!c.parser.is_done() || !c.buffer.empty()) && !c.write_error && !stop_requested;
+    }
+
+    // Says our answer is complete (shutdown of our side), then reads and
+    // drops what still comes, for a bounded time and number of bytes.
+    asio::awaitable<void> drain(connection_slot& c) {
         std::error_code ec;
-        detail::socket_type* socket = nullptr;
-        if (peer_may_send && !c.write_error && !stop_requested && (socket = c.waitable(ec))) {
-            // Our answer is complete: say so, then drop what still comes.
-            socket->shutdown(asio::socket_base::shutdown_send, ec);
-            std::size_t dropped = 0;
-            c.arm(std::min(detail::linger_time, options.body_timeout));
-            while (dropped < detail::linger_bytes) {
-                c.buffer.clear();
-                auto [read_error, n] = co_await socket->async_read_some(c.buffer.prepare(), detail::use_tuple);
-                if (read_error) break;
-                dropped += n;
-            }
-            c.disarm();
+        detail::socket_type* socket = c.waitable(ec);
+        if (!socket) co_return;
+        socket->shutdown(asio::socket_base::shutdown_send, ec);
+        std::size_t dropped = 0;
+        c.arm(std::min(detail::linger_time, options.body_timeout));
+        while (dropped < detail::linger_bytes) {
+            c.buffer.clear();
+            auto [read_error, n] = co_await socket->async_read_some(c.buffer.prepare(), detail::use_tuple);
+            if (read_error) break;
+            dropped += n;
         }
-        c.close_descriptor();
+        c.disarm();
     }
 
     void begin_stop() {
@@ -806,6 +910,9 @@ struct server::impl {
             if (ec || stopped) return;
             log(log_level::warning, "stop deadline passed: closing " + std::to_string(active.load()) +
                                         " connection(s)");
+            stop_deadline_passed = true;
+            slot_freed.cancel();  // an accept loop holding a connection for a slot drops it
+            if (active.load() == 0) return finish_stop();
             std::lock_guard lock(mutex);
             for (const auto& owned : slots) {
                 connection_slot* slot = owned.get();
@@ -824,6 +931,13 @@ struct server::impl {
     void finish_stop() {
         if (stopped) return;
         stopped = true;
+        // Every connection has finished: end the workers, so that run() returns.
+        std::vector<connection_slot*> workers;
+        {
+            std::lock_guard lock(mutex);
+            for (const auto& owned : slots) workers.push_back(owned.get());
+        }
+        for (connection_slot* slot : workers) asio::dispatch(slot->strand, [slot] { slot->take(-1, AF_UNSPEC); });
         sweeper.cancel();
         stop_deadline.cancel();
         slot_freed.cancel();

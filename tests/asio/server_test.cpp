@@ -761,6 +761,68 @@ TEST(Server, SeveralThreadsServeConcurrently) {
     EXPECT_EQ(ok, 400);
 }
 
+// Handlers on several threads really run at the same time: each of four
+// blocks its thread until all four have started (bounded by 10 s). Handed to
+// the worker inline on the accepting thread, they would run one by one and
+// none would see the others.
+TEST(Server, SeveralThreadsRunHandlersInParallel) {
+    scgi::server_options options;
+    options.threads = 4;
+    std::atomic<int> started{0};
+    std::atomic<int> most_seen{0};
+    running_server s(options, [&](scgi::request&, scgi::response_writer& res) -> asio::awaitable<void> {
+        ++started;
+        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (started < 4 && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(1ms);  // blocks this thread on purpose
+        }
+        int seen = started;
+        int previous = most_seen;
+        while (seen > previous && !most_seen.compare_exchange_weak(previous, seen)) {
+        }
+        co_await res.send(scgi::response::text(200, "ok"));
+    });
+    const auto where = s.listen_unix();
+    s.server->start();
+    std::vector<std::thread> clients;
+    std::atomic<int> ok{0};
+    for (int i = 0; i < 4; ++i) {
+        clients.emplace_back([&] { ok += status_of(round_trip(where, post("/", ""))) == 200; });
+    }
+    for (auto& t : clients) t.join();
+    EXPECT_EQ(ok, 4);
+    EXPECT_EQ(most_seen, 4) << "handlers did not run concurrently";
+}
+
+// A connection accepted while every slot is busy, when the server is asked
+// to stop: it still gets its slot and its answer once one is free, and the
+// stop completes with nothing left open.
+TEST(Server, ConnectionWaitingForASlotAtStopIsServed) {
+    scgi::server_options options;
+    options.max_connections = 1;
+    scgi::server* server = nullptr;
+    running_server s(options, [&](scgi::request& req, scgi::response_writer& res) -> asio::awaitable<void> {
+        if (req.head().path() == "/first") {
+            asio::steady_timer timer(co_await asio::this_coro::executor, 300ms);
+            co_await timer.async_wait(asio::use_awaitable);
+            server->stop();
+        }
+        co_await res.send(scgi::response::text(200, std::string(req.head().path())));
+    });
+    server = s.server.get();
+    const auto where = s.listen_unix();
+    s.server->start();
+    std::string first;
+    std::thread first_client([&] { first = round_trip(where, post("/first", "")); });
+    std::this_thread::sleep_for(100ms);  // the first one holds the only slot
+    const std::string second = round_trip(where, post("/second", ""));
+    first_client.join();
+    EXPECT_EQ(body_of(first), "/first");
+    EXPECT_EQ(body_of(second), "/second");
+    s.server->wait();
+    EXPECT_EQ(s.server->active_connections(), 0u);
+}
+
 TEST(Client, TimesOutWaitingForAResponse) {
     scgi::server_options options;
     running_server s(options);

@@ -43,9 +43,12 @@ struct listen_options {
     /// the server then finds the request already there when it accepts,
     /// instead of registering the connection for readiness and waiting
     /// (nginx's `listen ... deferred` does the same). A connection that sends
-    /// nothing is handed over after about this long anyway, and the server's
-    /// head timeout runs from then; one that closes first (a port probe) is
-    /// never seen. Zero turns it off. Ignored for Unix sockets and adopted
+    /// nothing is handed over anyway once this time has passed (Linux rounds
+    /// it up to its SYN-ACK retransmission schedule: 10 s becomes about 15 s),
+    /// and the server's head timeout runs from then; one that closes first (a
+    /// port probe) is never seen. Costs some latency when idle: the server
+    /// wakes when the request arrives, not while the client sends it. Zero
+    /// turns it off. Ignored for Unix sockets and adopted
     /// sockets (systemd's `DeferAcceptSec=` is the equivalent there).
     std::chrono::seconds tcp_defer_accept{10};
 

@@ -84,7 +84,8 @@ public:
 
     /// Serves on `options.threads` threads (this one included) until stopped:
     /// by `stop()`, or SIGINT/SIGTERM when `handle_signals`. Returns when every
-    /// connection has finished or was closed at the stop deadline.
+    /// connection has finished (those left at the stop deadline are shut down
+    /// and their handlers cancelled).
     /// Throws std::logic_error if nothing is listening.
     void run();
 
@@ -95,7 +96,7 @@ public:
     void wait();
 
     /// Stops gracefully: no new connections; in-flight requests get
-    /// `stop_timeout` to finish, then their connections are closed; Unix socket
+    /// `stop_timeout` to finish, then their connections are shut down; Unix socket
     /// files are removed. Returns at once; any thread; idempotent.
     void stop() noexcept;
 

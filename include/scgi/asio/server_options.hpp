@@ -19,13 +19,16 @@ struct server_options {
     /// process's connections across cores.
     unsigned threads = 1;
 
-    /// Connections served at once. At the limit the server stops accepting;
-    /// new connections wait in the kernel's listen backlog
+    /// Connections served at once. At the limit the server stops accepting
+    /// (each listener holds at most one accepted connection until a slot
+    /// frees); new connections wait in the kernel's listen backlog
     /// (`listen.backlog`) until one finishes — no error, no busy loop.
     std::size_t max_connections = 1024;
 
     /// The whole request head must arrive within this time of the connection
-    /// being accepted (slow-header clients are dropped).
+    /// being accepted (slow-header clients are dropped). Over TCP the kernel
+    /// holds a connection until its first bytes arrive
+    /// (`listen.tcp_defer_accept`); the timeout runs from the accept.
     std::chrono::milliseconds head_timeout = std::chrono::seconds(30);
 
     /// While the handler reads the body, each read must get bytes within
@@ -36,8 +39,9 @@ struct server_options {
     /// end that stops reading is dropped).
     std::chrono::milliseconds write_timeout = std::chrono::seconds(30);
 
-    /// On `stop()`, in-flight requests get this long to finish before their
-    /// connections are closed.
+    /// On `stop()`, in-flight requests get this long to finish. Then their
+    /// connections are shut down and whatever their handlers await is
+    /// cancelled; `run()` returns once the handlers have returned.
     std::chrono::milliseconds stop_timeout = std::chrono::seconds(10);
 
     /// Strictness and limits of request parsing (header block size, header
@@ -49,7 +53,7 @@ struct server_options {
     /// at once. Allocated once per connection slot and reused.
     std::size_t read_buffer_size = read_buffer::default_capacity;
 
-    /// Backlog, SO_REUSEPORT and the Unix socket file's mode.
+    /// Backlog, SO_REUSEPORT, TCP_DEFER_ACCEPT and the Unix socket file's mode.
     listen_options listen{};
 
     /// SIGINT and SIGTERM stop the server gracefully. They are caught from the
