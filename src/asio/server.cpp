@@ -190,7 +190,7 @@ struct connection_slot {
             } else if (errno == EINTR) {
                 continue;
             } else {
-                ec.assign(errno == EWOULDBLOCK ? EAGAIN : errno, asio::error::get_system_category());
+                ec.assign(errno, asio::error::get_system_category());  // EWOULDBLOCK == EAGAIN on Linux
             }
             return 0;
         }
@@ -211,7 +211,7 @@ struct connection_slot {
             const ssize_t n = ::sendmsg(fd, &message, MSG_NOSIGNAL);
             if (n >= 0) return static_cast<std::size_t>(n);
             if (errno == EINTR) continue;
-            ec.assign(errno == EWOULDBLOCK ? EAGAIN : errno, asio::error::get_system_category());
+            ec.assign(errno, asio::error::get_system_category());  // EWOULDBLOCK == EAGAIN on Linux
             return 0;
         }
     }

@@ -303,17 +303,8 @@ TEST(EchoProcess, DescriptorExhaustionBacksOffInsteadOfSpinning) {
     }
     for (const int fd : idle) ::close(fd);
     // Descriptors free again: a new request is served.
-    const int fd = connect_unix(socket_path);
-    ASSERT_GE(fd, 0);
-    ASSERT_TRUE(send_all(fd, netstring_head("/echo", 5) + "again"));
-    std::string response;
-    char chunk[4096];
-    for (;;) {
-        const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
-        if (n <= 0) break;
-        response.append(chunk, static_cast<std::size_t>(n));
-    }
-    ::close(fd);
+    const std::string response = exchange_once(socket_path, netstring_head("/echo", 5) + "again");
+    ASSERT_GE(response.size(), 5u) << "no answer";
     EXPECT_EQ(response.substr(response.size() - 5), "again") << response;
 }
 

@@ -823,6 +823,39 @@ TEST(Server, ConnectionWaitingForASlotAtStopIsServed) {
     EXPECT_EQ(s.server->active_connections(), 0u);
 }
 
+// The stop deadline passes while an accepted connection still waits for a
+// slot: it is closed unanswered like the ones the deadline cut (no handler
+// starts after the deadline), and the stop completes.
+TEST(Server, ConnectionStillWaitingForASlotAtTheStopDeadlineIsClosed) {
+    scgi::server_options options;
+    options.max_connections = 1;
+    options.stop_timeout = 200ms;
+    running_server s(options);
+    s.app.wait_for = 30s;  // /wait holds the only slot past the deadline
+    const auto where = s.listen_unix();
+    s.server->start();
+    const auto wait_accepted = [&](std::size_t n) {
+        const auto deadline = std::chrono::steady_clock::now() + 5s;
+        while (s.server->connections_accepted() < n && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(5ms);
+        }
+        return s.server->connections_accepted();
+    };
+    std::thread first_client([&] { (void)round_trip(where, post("/wait", "")); });
+    ASSERT_EQ(wait_accepted(1), 1u) << "the first connection was not accepted";
+    peer second(where);
+    ASSERT_TRUE(second.connected());
+    ASSERT_EQ(wait_accepted(2), 2u) << "the second connection was not accepted";
+    ASSERT_TRUE(second.send(post("/echo", "late")));
+    s.server->stop();
+    EXPECT_EQ(second.receive_all(), "");
+    first_client.join();
+    auto waited = std::async(std::launch::async, [&] { s.server->wait(); });
+    EXPECT_EQ(waited.wait_for(5s), std::future_status::ready) << "the stop did not complete";
+    EXPECT_EQ(s.server->active_connections(), 0u);
+    EXPECT_TRUE(s.log.contains("stop deadline passed"));
+}
+
 TEST(Client, TimesOutWaitingForAResponse) {
     scgi::server_options options;
     running_server s(options);

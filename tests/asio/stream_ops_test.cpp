@@ -452,36 +452,27 @@ TEST(StreamOps, StreamedRequestBody) {
     EXPECT_EQ(reader.body, first + second);
 }
 
+// Reads a response head from what `bytes` (then, if `close`, the end of
+// input) gives the server side of a fresh socket pair; the result.
+std::error_code response_head_result(std::string_view bytes, bool close) {
+    socket_pair p;
+    asio::write(p.client, asio::buffer(bytes));
+    if (close) p.client.close();
+    scgi::read_buffer buffer;
+    scgi::response_parser parser;
+    std::error_code result;
+    bool done = false;
+    scgi::async_read_response_head(p.server, buffer, parser, [&](std::error_code ec) {
+        result = ec;
+        done = true;
+    });
+    run_bounded(p.io, done);
+    return result;
+}
+
 TEST(StreamOps, ResponseErrors) {
-    {
-        socket_pair p;
-        asio::write(p.client, asio::buffer("Status: 200 OK\r\nContent-"s));
-        p.client.close();
-        scgi::read_buffer buffer;
-        scgi::response_parser parser;
-        std::error_code result;
-        bool done = false;
-        scgi::async_read_response_head(p.server, buffer, parser, [&](std::error_code ec) {
-            result = ec;
-            done = true;
-        });
-        run_bounded(p.io, done);
-        EXPECT_EQ(result, scgi::error::partial_response);
-    }
-    {
-        socket_pair p;
-        asio::write(p.client, asio::buffer("Status: abc\r\n\r\n"s));
-        scgi::read_buffer buffer;
-        scgi::response_parser parser;
-        std::error_code result;
-        bool done = false;
-        scgi::async_read_response_head(p.server, buffer, parser, [&](std::error_code ec) {
-            result = ec;
-            done = true;
-        });
-        run_bounded(p.io, done);
-        EXPECT_EQ(result, scgi::condition::protocol_violation);
-    }
+    EXPECT_EQ(response_head_result("Status: 200 OK\r\nContent-", true), scgi::error::partial_response);
+    EXPECT_EQ(response_head_result("Status: abc\r\n\r\n", false), scgi::condition::protocol_violation);
 }
 
 TEST(StreamOps, ReadErrorsOtherThanEofPassThrough) {

@@ -10,7 +10,6 @@
 #include <asio/async_result.hpp>
 #include <asio/compose.hpp>
 #include <asio/error.hpp>
-#include <asio/post.hpp>
 
 #include <cstddef>
 #include <string_view>
@@ -60,7 +59,7 @@ struct read_body_some_op {
         if (state == op_state::starting) {
             state = op_state::completing;
             result = ec;
-            return asio::post(stream.get_executor(), std::move(self));
+            return detail::resume_from_stream_executor(stream, std::move(self));
         }
         self.complete(ec, piece);
     }

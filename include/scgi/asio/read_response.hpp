@@ -11,7 +11,6 @@
 #include <asio/async_result.hpp>
 #include <asio/compose.hpp>
 #include <asio/error.hpp>
-#include <asio/post.hpp>
 
 #include <cstddef>
 #include <string_view>
@@ -52,7 +51,7 @@ struct read_response_body_some_op {
         piece = buffer.data();
         buffer.consume(piece.size());
         state = op_state::completing;
-        asio::post(stream.get_executor(), std::move(self));
+        detail::resume_from_stream_executor(stream, std::move(self));
     }
 };
 

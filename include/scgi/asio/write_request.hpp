@@ -9,7 +9,6 @@
 #include <asio/async_result.hpp>
 #include <asio/buffer.hpp>
 #include <asio/compose.hpp>
-#include <asio/post.hpp>
 #include <asio/write.hpp>
 
 #include <array>
@@ -42,7 +41,7 @@ struct write_request_op {
                 // Nothing to write; post first: never complete inside the
                 // initiating call.
                 state = op_state::completing;
-                return asio::post(stream.get_executor(), std::move(self));
+                return detail::resume_from_stream_executor(stream, std::move(self));
             }
             state = op_state::reading;  // here: writing
             return asio::async_write(

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <asio/error.hpp>
+#include <asio/post.hpp>
 
 #include <cstdint>
+#include <utility>
 
 namespace scgi::detail {
 
@@ -19,5 +21,12 @@ namespace scgi::detail {
 /// on a system thread after the future is ready, while its work guard still
 /// refers to the stream's io_context, which the caller may have destroyed.
 enum class op_state : std::uint8_t { starting, reading, completing };
+
+/// Resumes `self` (a composed operation about to complete without I/O) from
+/// the stream's executor, as described above.
+template <class Stream, class Self>
+void resume_from_stream_executor(Stream& stream, Self&& self) {
+    asio::post(stream.get_executor(), std::forward<Self>(self));
+}
 
 }  // namespace scgi::detail

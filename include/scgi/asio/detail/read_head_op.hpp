@@ -7,7 +7,6 @@
 #include <scgi/error.hpp>
 
 #include <asio/error.hpp>
-#include <asio/post.hpp>
 
 #include <cstddef>
 #include <system_error>
@@ -56,7 +55,7 @@ struct read_head_op {
             // Never complete inside the initiating call.
             state = op_state::completing;
             result = ec;
-            return asio::post(stream.get_executor(), std::move(self));
+            return detail::resume_from_stream_executor(stream, std::move(self));
         }
         self.complete(ec);
     }
