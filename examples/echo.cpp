@@ -1,4 +1,5 @@
-// echo ENDPOINT — the reference SCGI backend of the integration tests.
+// echo [options] ENDPOINT — the reference SCGI backend of the integration
+// tests (options: see `usage` below).
 //
 // Dispatches on the path part of REQUEST_URI:
 //   .../echo    the request body back, byte for byte, streamed as it arrives
@@ -15,6 +16,7 @@
 #include <charconv>
 #include <cstdio>
 #include <exception>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -79,16 +81,71 @@ asio::awaitable<void> handle(scgi::request& req, scgi::response_writer& res) {
     co_await res.send(scgi::response::text(404, "no such path: " + std::string(path) + "\n"));
 }
 
+struct command_line {
+    scgi::server_options options;
+    std::string endpoint;
+};
+
+constexpr const char* usage =
+    "usage: echo [--threads N] [--reuse-port] [--socket-mode OCTAL] [--socket-group GROUP]\n"
+    "            [--full-duplex] ENDPOINT\n"
+    "  ENDPOINT        host:port, [v6]:port, unix:/path or /path\n"
+    "  --threads N     serve on N threads (default 1)\n"
+    "  --reuse-port    SO_REUSEPORT: several processes share the TCP port\n"
+    "  --socket-mode   mode of the Unix socket file (default 0660)\n"
+    "  --socket-group  group of the Unix socket file (the web server's, e.g. www-data)\n"
+    "  --full-duplex   answer while the body still arrives (unsafe behind nginx and Apache)\n";
+
+// Throws std::invalid_argument with a message for anything it cannot use.
+command_line parse(int argc, char** argv) {
+    command_line line;
+    const auto value = [&](int& i) -> std::string_view {
+        if (i + 1 >= argc) throw std::invalid_argument(std::string(argv[i]) + " needs a value");
+        return argv[++i];
+    };
+    const auto number = [](std::string_view text, int base, std::string_view what) {
+        unsigned long n = 0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n, base);
+        if (ec != std::errc{} || end != text.data() + text.size()) {
+            throw std::invalid_argument(std::string(what) + " is not a number: " + std::string(text));
+        }
+        return n;
+    };
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--threads") {
+            line.options.threads = static_cast<unsigned>(number(value(i), 10, "--threads"));
+        } else if (arg == "--reuse-port") {
+            line.options.listen.reuse_port = true;
+        } else if (arg == "--socket-mode") {
+            line.options.listen.unix_socket_mode = static_cast<mode_t>(number(value(i), 8, "--socket-mode"));
+        } else if (arg == "--socket-group") {
+            line.options.listen.unix_socket_group = value(i);
+        } else if (arg == "--full-duplex") {
+            line.options.receive_body_before_response = false;
+        } else if (arg.starts_with("-") || !line.endpoint.empty()) {
+            throw std::invalid_argument("unexpected argument: " + std::string(arg));
+        } else {
+            line.endpoint = arg;
+        }
+    }
+    if (line.endpoint.empty()) throw std::invalid_argument("no ENDPOINT");
+    return line;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 2) {
-        std::fprintf(stderr, "usage: %s ENDPOINT   (host:port, [v6]:port, unix:/path or /path)\n", argv[0]);
+    command_line line;
+    try {
+        line = parse(argc, argv);
+    } catch (const std::invalid_argument& e) {
+        std::fprintf(stderr, "echo: %s\n%s", e.what(), usage);
         return 2;
     }
     try {
-        scgi::server server(handle);
-        const scgi::endpoint where = server.listen(scgi::endpoint::parse(argv[1]));
+        scgi::server server(handle, line.options);
+        const scgi::endpoint where = server.listen(scgi::endpoint::parse(line.endpoint));
         std::printf("Listening on %s\n", where.to_string().c_str());
         std::fflush(stdout);
         server.run();

@@ -140,6 +140,15 @@ enum class error {
     write_timeout,
     /// The connection was not established within the connect timeout.
     connect_timeout,
+
+    // --- server resources (Asio layer) ------------------------------------------
+    /// The response was started while more of the request body was unread
+    /// than the server may spool (`spool_options::max_bytes`).
+    spool_limit_exceeded,
+
+    // --- listening sockets, continued (caller's input) --------------------------
+    /// `listen_options::unix_socket_group` names no group on this system.
+    unix_socket_group_unknown,
 };
 
 /// Coarse groups of `error` values, for callers that branch on the kind of

@@ -59,6 +59,16 @@ struct listen_options {
     /// end (www-data, nginx) is usually given access; use 0666 to admit every
     /// local user. Ignored for TCP and for adopted sockets.
     mode_t unix_socket_mode = 0660;
+
+    /// Group of a Unix socket file `listen` creates: a group name or a
+    /// numeric id, set with chown(2) before listen. Empty: the server's own
+    /// group. With mode 0660 this admits a front end running as another user
+    /// (nginx's workers as `www-data` or `nobody`, Apache's children as
+    /// `www-data`): name a group the front end's user is in. The server must
+    /// be root or itself a member of the group. Unknown names:
+    /// `error::unix_socket_group_unknown`. Ignored for TCP and for adopted
+    /// sockets (systemd's `SocketGroup=` is the equivalent there).
+    std::string unix_socket_group;
 };
 
 namespace detail {
