@@ -1,4 +1,5 @@
-// Error codes of the SCGI codec, their category ("scgi") and coarse conditions.
+/// @file
+/// Error codes of the SCGI codec, their category ("scgi") and coarse conditions.
 #pragma once
 
 #include <system_error>
@@ -193,8 +194,11 @@ std::error_condition make_error_condition(condition c) noexcept;
 
 }  // namespace scgi
 
+/// Makes `scgi::error` values convert to `std::error_code` and compare with one.
 template <>
 struct std::is_error_code_enum<scgi::error> : std::true_type {};
 
+/// Makes `scgi::condition` values convert to `std::error_condition`, so that
+/// `ec == scgi::condition::x` compares by condition.
 template <>
 struct std::is_error_condition_enum<scgi::condition> : std::true_type {};

@@ -1,6 +1,7 @@
-// Opening the sockets an SCGI server listens on: TCP ports, Unix socket files
-// (created with a chosen mode; a stale one replaced only if nobody listens on
-// it), and descriptors inherited through systemd socket activation.
+/// @file
+/// Opening the sockets an SCGI server listens on: TCP ports, Unix socket files
+/// (created with a chosen mode; a stale one replaced only if nobody listens on
+/// it), and descriptors inherited through systemd socket activation.
 #pragma once
 
 #include <scgi/asio/endpoint.hpp>
@@ -106,11 +107,13 @@ public:
 
     listening_socket(const listening_socket&) = delete;
     listening_socket& operator=(const listening_socket&) = delete;
+    /// Closes the acceptor; never removes the socket file (see above).
     ~listening_socket() = default;
 
     /// The acceptor: accept connections on it, or cancel and close it to stop
     /// accepting. Closed when `listen` failed or after `release_acceptor()`.
     acceptor_type& acceptor() noexcept { return acceptor_; }
+    /// As above, read-only.
     const acceptor_type& acceptor() const noexcept { return acceptor_; }
 
     /// Moves the acceptor out (for a server that keeps acceptors elsewhere);

@@ -1,5 +1,6 @@
-// The request a server handler receives: the head at once, the body as a
-// stream.
+/// @file
+/// The request a server handler receives: the head at once, the body as a
+/// stream.
 #pragma once
 
 #include <scgi/error.hpp>

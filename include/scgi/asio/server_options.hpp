@@ -1,4 +1,5 @@
-// Settings of an SCGI server, with their defaults.
+/// @file
+/// Settings of an SCGI server, with their defaults.
 #pragma once
 
 #include <scgi/asio/listen.hpp>
