@@ -271,15 +271,25 @@ struct connection_slot {
         }
     }
 
-    // Receives into `buffer` what is already there. False if nothing was
-    // read; the asynchronous path then sees the end of input or the error.
-    bool read_now() {
+    // Receives into `buffer` what is already there, without waiting. True if
+    // bytes arrived, or if the socket reported its end (`ec` is then the
+    // parser's `partial_request`) or an error (`ec`); false only if nothing
+    // is there yet. Precondition: `buffer` is empty (so there is room).
+    //
+    // Only then may the caller wait through Asio: its reactor is edge
+    // triggered, and once a read through it has found the socket drained it
+    // reads again only after a new edge. An end of input that arrived with
+    // the last bytes and was consumed here makes no new edge, so waiting
+    // after it would hang until a timeout.
+    bool read_now(std::error_code& ec) {
         const auto space = buffer.prepare();
-        if (space.size() == 0) return false;
-        std::error_code ec;
         const std::size_t n = receive_now(space, ec);
-        if (ec) return false;
-        buffer.commit(n);
+        if (ec == asio::error::would_block) {
+            ec.clear();
+            return false;
+        }
+        if (ec == asio::error::eof) parser.put_eof(ec);
+        if (!ec) buffer.commit(n);
         return true;
     }
 
@@ -505,18 +515,18 @@ asio::awaitable<std::tuple<std::error_code, std::string_view>> request::read_bod
     }
     if (c.parser.is_done()) co_return result{};
     // Bytes already received or receivable now: no trip through the scheduler.
-    if (!c.buffer.empty() || c.read_now()) {
-        std::error_code ec;
-        c.buffer.consume(c.parser.put(c.buffer.data(), ec));
+    std::error_code ec;
+    if (!c.buffer.empty() || c.read_now(ec)) {
+        if (!ec) c.buffer.consume(c.parser.put(c.buffer.data(), ec));
         co_return result{ec, ec ? std::string_view{} : c.parser.body_piece()};
     }
     std::error_code wait_error;
     auto* socket = c.waitable(wait_error);
     if (!socket) co_return result{wait_error, std::string_view{}};
     c.arm(c.options->body_timeout);
-    auto [ec, piece] = co_await async_read_body_some(*socket, c.buffer, c.parser, detail::use_tuple);
+    auto [read_error, piece] = co_await async_read_body_some(*socket, c.buffer, c.parser, detail::use_tuple);
     c.disarm();
-    co_return result{c.timeout_or(ec, error::body_timeout), piece};
+    co_return result{c.timeout_or(read_error, error::body_timeout), piece};
 }
 
 asio::awaitable<std::tuple<std::error_code, std::string>> request::read_body(std::size_t limit) {
