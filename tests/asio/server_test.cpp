@@ -171,6 +171,23 @@ TEST(Server, LimitsAnswer413And431) {
     EXPECT_EQ(status_of(round_trip(where, many)), 431);
 }
 
+// What nginx forwards for a browser request with 2,000 small headers: a
+// 27 KB head, within the default 64 KiB byte limit and so served by default.
+TEST(Server, ThousandsOfHeadersWithinTheByteLimitAreServedByDefault) {
+    running_server s;
+    const auto where = s.listen_unix();
+    s.server->start();
+    std::vector<std::string> names;
+    for (int i = 0; i < 2000; ++i) names.push_back("HTTP_X_" + std::to_string(i));
+    std::vector<scgi::header> headers{{"REQUEST_METHOD", "POST"}, {"REQUEST_URI", "/echo"}};
+    for (const auto& name : names) headers.push_back({name, "1"});
+    const std::string request = request_bytes(headers, "many headers");
+    ASSERT_GT(request.size(), 26u * 1024u);
+    const std::string response = round_trip(where, request);
+    EXPECT_EQ(status_of(response), 200);
+    EXPECT_EQ(body_of(response), "many headers");
+}
+
 TEST(Server, HandlerThatThrowsGets500AndALogLine) {
     running_server s;
     const auto where = s.listen_tcp();
