@@ -84,11 +84,14 @@ asio::awaitable<void> handle(scgi::request& req, scgi::response_writer& res) {
 struct command_line {
     scgi::server_options options;
     std::string endpoint;
+    bool help = false;
 };
 
 constexpr const char* usage =
     "usage: echo [--threads N] [--reuse-port] [--socket-mode OCTAL] [--socket-group GROUP]\n"
     "            [--full-duplex] ENDPOINT\n"
+    "The reference SCGI backend: .../echo streams the body back, .../env lists the\n"
+    "headers received, .../stream?n=BYTES sends BYTES of a pattern.\n"
     "  ENDPOINT        host:port, [v6]:port, unix:/path or /path\n"
     "  --threads N     serve on N threads (default 1)\n"
     "  --reuse-port    SO_REUSEPORT: several processes share the TCP port\n"
@@ -113,7 +116,9 @@ command_line parse(int argc, char** argv) {
     };
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
-        if (arg == "--threads") {
+        if (arg == "--help" || arg == "-h") {
+            line.help = true;
+        } else if (arg == "--threads") {
             line.options.threads = static_cast<unsigned>(number(value(i), 10, "--threads"));
         } else if (arg == "--reuse-port") {
             line.options.listen.reuse_port = true;
@@ -129,7 +134,7 @@ command_line parse(int argc, char** argv) {
             line.endpoint = arg;
         }
     }
-    if (line.endpoint.empty()) throw std::invalid_argument("no ENDPOINT");
+    if (line.endpoint.empty() && !line.help) throw std::invalid_argument("no ENDPOINT");
     return line;
 }
 
@@ -142,6 +147,10 @@ int main(int argc, char** argv) {
     } catch (const std::invalid_argument& e) {
         std::fprintf(stderr, "echo: %s\n%s", e.what(), usage);
         return 2;
+    }
+    if (line.help) {
+        std::fputs(usage, stdout);
+        return 0;
     }
     try {
         scgi::server server(handle, line.options);
