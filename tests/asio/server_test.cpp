@@ -647,6 +647,43 @@ TEST(Server, ConnectionWaitingForASlotAtStopIsServed) {
     EXPECT_EQ(s.server->active_connections(), 0u);
 }
 
+// Connections still in the kernel's listen queue when the server stops have
+// connected as far as their clients can tell: they are accepted and served
+// before the listener closes, not reset by the close.
+TEST_P(BothTransports, ConnectionsQueuedInTheKernelAtStopAreServed) {
+    scgi::server_options options;
+    options.max_connections = 1;
+    scgi::server* server = nullptr;
+    running_server s(options, [&](scgi::request& req, scgi::response_writer& res) -> asio::awaitable<void> {
+        if (req.head().path() == "/first") {
+            asio::steady_timer timer(co_await asio::this_coro::executor, 300ms);
+            co_await timer.async_wait(asio::use_awaitable);
+            server->stop();
+        }
+        const scgi::response answer = scgi::response::text(200, std::string(req.head().path()));
+        co_await res.send(answer);
+    });
+    server = s.server.get();
+    const auto where = GetParam() ? s.listen_unix() : s.listen_tcp();
+    s.server->start();
+    std::string first;
+    std::thread first_client([&] { first = round_trip(where, post("/first", "")); });
+    std::this_thread::sleep_for(100ms);  // the first one holds the only slot
+    // One more waits in the accept loop for the slot, the rest in the kernel.
+    std::vector<std::unique_ptr<peer>> queued;
+    for (int i = 0; i < 5; ++i) {
+        queued.push_back(std::make_unique<peer>(where));
+        ASSERT_TRUE(queued.back()->send(post("/queued-" + std::to_string(i), "")));
+    }
+    first_client.join();
+    EXPECT_EQ(body_of(first), "/first");
+    for (int i = 0; i < 5; ++i) {
+        EXPECT_EQ(body_of(queued[static_cast<std::size_t>(i)]->receive_all()), "/queued-" + std::to_string(i));
+    }
+    s.server->wait();
+    EXPECT_EQ(s.server->active_connections(), 0u);
+}
+
 // The stop deadline passes while an accepted connection still waits for a
 // slot: it is closed unanswered like the ones the deadline cut (no handler
 // starts after the deadline), and the stop completes.
