@@ -153,12 +153,10 @@ private:
     std::string listening_on_;
 };
 
-int connect_unix(const std::string& path) {
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+// Connects `fd` to `address` with 20 s send and receive timeouts; -1 (and
+// `fd` closed) on failure.
+int connect_with_timeouts(int fd, const sockaddr* address, socklen_t size) {
+    if (::connect(fd, address, size) != 0) {
         ::close(fd);
         return -1;
     }
@@ -168,23 +166,24 @@ int connect_unix(const std::string& path) {
     return fd;
 }
 
+int connect_unix(const std::string& path) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    return connect_with_timeouts(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0),
+                                 reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+}
+
 // A connected socket to what `echo_process::listening_on()` printed.
 int connect_to(const std::string& where) {
     if (where.rfind("unix:", 0) == 0) return connect_unix(where.substr(5));
     const auto colon = where.rfind(':');
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<std::uint16_t>(std::stoi(where.substr(colon + 1))));
     ::inet_pton(AF_INET, where.substr(0, colon).c_str(), &addr.sin_addr);
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-        ::close(fd);
-        return -1;
-    }
-    timeval tv{20, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    return fd;
+    return connect_with_timeouts(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0),
+                                 reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
 }
 
 bool send_all(int fd, std::string_view bytes) {
