@@ -375,8 +375,9 @@ struct connection_slot {
     // goes to the spool. If the spool refuses (too large) or fails (its
     // file), the response is refused with a log line, and the server answers
     // on its own once the handler returns (`refusal_status`).
+    // Precondition: body bytes are unread (the caller checks, so the usual
+    // response, whose body was read, costs no coroutine here).
     asio::awaitable<std::error_code> hold_body_for_response() {
-        if (!options->receive_body_before_response || parser.is_done()) co_return std::error_code{};
         const std::uint64_t unread = parser.body_remaining();
         if (spool.size() + unread > options->spool.max_bytes) {
             refusal_status = 413;
@@ -790,16 +791,20 @@ struct server::impl {
                 co_await backoff->async_wait(detail::use_tuple);
                 continue;
             }
-            const bool handed_over = co_await hand_over(fd, family);
-            if (!handed_over) break;
+            if (!hand_over_now(fd, family)) {
+                const bool served = co_await hand_over_when_free(fd, family);
+                if (!served) break;
+            }
         }
         // Stopping: what is queued already, at most a backlog's worth (a
         // shared port keeps receiving until the close).
         for (int queued = 0; queued < options.listen.backlog && !stop_deadline_passed; ++queued) {
             const int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
             if (fd < 0) break;
-            const bool handed_over = co_await hand_over(fd, family);
-            if (!handed_over) break;
+            if (!hand_over_now(fd, family)) {
+                const bool served = co_await hand_over_when_free(fd, family);
+                if (!served) break;
+            }
         }
         end_accept_loop(acceptor);
     }
@@ -811,16 +816,24 @@ struct server::impl {
         maybe_finish_stop();
     }
 
-    // Gives an accepted connection to a slot, waiting for one at
-    // max_connections. False if the stop deadline passed first: the
-    // connection is then closed unserved, like those the deadline cut.
-    asio::awaitable<bool> hand_over(int fd, int family) {
-        // Counted from here on: a stop waits for this connection too.
+    // Counts an accepted connection (a stop waits for it from here on) and
+    // gives it to a free slot. False if none is free: then it is counted but
+    // not handed over, for hand_over_when_free. Not a coroutine: this runs
+    // for every connection.
+    bool hand_over_now(int fd, int family) {
         accepted.fetch_add(1, std::memory_order_relaxed);
         active.fetch_add(1);
         // A slot only now: a listener waiting for connections holds none.
-        // At max_connections this one connection waits here (the rest
-        // wait in the kernel's backlog) until a slot is released.
+        connection_slot* slot = acquire();
+        if (slot) start(*slot, fd, family);
+        return slot != nullptr;
+    }
+
+    // At max_connections: this one connection waits here (the rest wait in
+    // the kernel's backlog) until a slot is released. False if the stop
+    // deadline passed first: the connection is then closed unserved, like
+    // those the deadline cut.
+    asio::awaitable<bool> hand_over_when_free(int fd, int family) {
         connection_slot* slot = nullptr;
         for (;;) {
             waiting_for_slot.fetch_add(1);  // before acquire: no release is missed
@@ -837,14 +850,19 @@ struct server::impl {
             maybe_finish_stop();
             co_return false;
         }
+        start(*slot, fd, family);
+        co_return true;
+    }
+
+    void start(connection_slot& slot, int fd, int family) {
+        connection_slot* s = &slot;
         if (options.threads == 1) {
             // The worker runs here and now, until it first waits.
-            asio::dispatch(slot->strand, [slot, fd, family] { slot->take(fd, family); });
+            asio::dispatch(s->strand, [s, fd, family] { s->take(fd, family); });
         } else {
             // On another thread: this one goes on accepting.
-            asio::post(slot->strand, [slot, fd, family] { slot->take(fd, family); });
+            asio::post(s->strand, [s, fd, family] { s->take(fd, family); });
         }
-        co_return true;
     }
 
     // One per slot, for the server's life: serves the connections the accept
