@@ -23,7 +23,7 @@ def env_dict(pairs):
     return {name: value for name, value in pairs}
 
 
-class FrontEndChecks:
+class FrontEndChecks(harness.SnippetUser):
     """Mixin for unittest.TestCase. Subclasses set:
 
     frontend      the frontends.FrontEnd class
@@ -48,6 +48,10 @@ class FrontEndChecks:
         return "%s-%s" % (cls.frontend.name, cls.transport)
 
     @classmethod
+    def snippets_used(cls):
+        return {cls.snippet_name()}
+
+    @classmethod
     def setUpClass(cls):
         cls.box = Sandbox("%s-%s" % (cls.frontend.name, cls.transport))
         cls.addClassCleanup(cls.box.close)
@@ -58,7 +62,7 @@ class FrontEndChecks:
         where = ("unix", cls.socket_path) if cls.transport == "unix" else ("tcp", cls.backend_port)
         cls.echo = Echo(cls.box, where)
         cls.addClassCleanup(cls.echo.stop)
-        cls.fe = cls.frontend(cls.box, [harness.config_snippet(cls.snippet_name(), cls.values)]).start()
+        cls.fe = cls.frontend(cls.box, [cls.snippet(cls.snippet_name(), cls.values)]).start()
         cls.addClassCleanup(cls.fe.stop)
 
     def get(self, path, **kw):
@@ -215,7 +219,7 @@ class FrontEndChecks:
         self.assertEqual(failed, [])
 
 
-class DeploymentChecks:
+class DeploymentChecks(harness.SnippetUser):
     """Mixin for unittest.TestCase: each test starts its own front end (and
     backend) in a fresh sandbox. Subclasses set `frontend`, `down_status`,
     `timeout_status`, `handoff` ("uri" for X-Accel-Redirect, "path" for
@@ -232,6 +236,14 @@ class DeploymentChecks:
     # back (lighttpd disables a failed backend for a while).
     recovery_seconds = 1
 
+    # Further snippets a subclass's own tests use.
+    extra_snippets = ()
+
+    @classmethod
+    def snippets_used(cls):
+        name = cls.frontend.name
+        return {name + "-tcp", name + "-unix", name + "-timeout", *cls.handoff_snippets, *cls.extra_snippets}
+
     def setUp(self):
         self.box = Sandbox(self.frontend.name + "-deploy")
         self.addCleanup(self.box.close)
@@ -244,7 +256,7 @@ class DeploymentChecks:
 
     def start_frontend(self, snippet_names, values=None):
         values = values or self.values
-        fe = self.frontend(self.box, [harness.config_snippet(n, values) for n in snippet_names]).start()
+        fe = self.frontend(self.box, [self.snippet(n, values) for n in snippet_names]).start()
         self.addCleanup(fe.stop)
         return fe
 

@@ -589,6 +589,61 @@ def config_snippet(name, values):
     return re.sub("|".join(alternatives), substitute, text)
 
 
+class SnippetUser:
+    """Mixin for test classes: `snippets` names every docs snippet the class
+    uses, and `snippet()` refuses any other, so that the docs check
+    (test_docs.py) knows from the classes alone which markers are in use."""
+
+    snippets = ()
+
+    @classmethod
+    def snippets_used(cls):
+        return set(cls.snippets)
+
+    @classmethod
+    def snippet(cls, name, values):
+        if name not in cls.snippets_used():
+            raise AssertionError("%s uses the snippet %s without listing it in snippets_used()" % (cls.__name__, name))
+        return config_snippet(name, values)
+
+
+class CurlLoad:
+    """Many requests from one curl process (`--parallel`, keep-alive to the
+    front end): one line "STATUS SIZE" per finished transfer in a file, so a
+    test can act while it runs (`done()`) and check every answer at the end."""
+
+    def __init__(self, sandbox, urls, parallel=8, max_time=30, name="load"):
+        self.config = sandbox.path(name + ".curl")
+        self.out = sandbox.path(name + ".out")
+        with open(self.config, "w") as f:
+            for url in urls:
+                f.write('url = "%s"\noutput = "/dev/null"\n' % url)
+        self.total = len(urls)
+        self.process = Process(
+            ["curl", "-sS", "--parallel", "--parallel-max", str(parallel), "--max-time", str(max_time),
+             "-w", "%{http_code} %{size_download}\n", "-K", self.config],
+            name, sandbox.path(name + ".log"), stdout_path=self.out)
+
+    def done(self):
+        return read_text(self.out).count("\n")
+
+    def wait_done(self, n, timeout=60):
+        wait_for(lambda: self.done() >= n or not self.process.alive(), timeout, what="%d requests done" % n)
+
+    def results(self, timeout=120):
+        """[(status, size)] of every transfer, once curl has finished."""
+        status = self.process.wait(timeout)
+        if status is None:
+            self.process.stop()
+            raise AssertionError("curl load did not finish in %d s" % timeout)
+        self.process.stop()
+        out = []
+        for line in read_text(self.out).splitlines():
+            code, _, size = line.partition(" ")
+            out.append((int(code), int(size)))
+        return out
+
+
 # --- results ------------------------------------------------------------------
 
 def record(name, text):
@@ -631,10 +686,11 @@ def _deadline(_signum, _frame):
     raise Deadline("the run's deadline passed: stopping everything this test started")
 
 
-def main():
+def main(needs_echo=True):
     """Entry point of each test file: `test_X.py --echo PATH [--budget S]
-    [unittest args]`. The budget (seconds) should be below CTest's TIMEOUT,
-    so the processes are stopped by us, not orphaned by CTest's kill."""
+    [--results DIR] [unittest args]`. The budget (seconds) should be below
+    CTest's TIMEOUT, so the processes are stopped by us, not orphaned by
+    CTest's kill."""
     global ECHO, RESULTS_DIR
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--echo", default=ECHO)
@@ -643,7 +699,7 @@ def main():
     args, rest = parser.parse_known_args()
     ECHO = os.path.abspath(args.echo) if args.echo else ""
     RESULTS_DIR = args.results
-    if not ECHO or not os.access(ECHO, os.X_OK):
+    if needs_echo and (not ECHO or not os.access(ECHO, os.X_OK)):
         print("integration tests: --echo PATH (or SCGI_ECHO) must name the built echo example", file=sys.stderr)
         sys.exit(2)
     atexit.register(stop_all)

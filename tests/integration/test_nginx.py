@@ -61,6 +61,7 @@ class NginxDeployment(DeploymentChecks, unittest.TestCase):
     handoff = "uri"
     handoff_snippets = ("nginx-tcp", "nginx-file-handoff")
     handoff_denied_status = 404  # "unsafe URI ... was detected" in the error log
+    extra_snippets = ("nginx-request-buffering-off",)
 
     def test_request_buffering_off_what_nginx_sends(self):
         """Records the bytes nginx sends with `scgi_request_buffering off`.
