@@ -1,4 +1,5 @@
-// echo [OPTIONS] ENDPOINT — the reference SCGI backend of the integration tests.
+// echo [options] ENDPOINT — the reference SCGI backend of the integration
+// tests (options: see `usage` below).
 //
 // Dispatches on the path part of REQUEST_URI:
 //   .../echo    the request body back, byte for byte, streamed as it arrives
@@ -14,32 +15,18 @@
 //               sent (XSendFilePath, x-sendfile-docroot, an `internal`
 //               location), as it must for any backend.
 //   else        404
-//
-// Options:
-//   --reuse-port          SO_REUSEPORT on a TCP endpoint (several echo
-//                         processes share one port)
-//   --socket-mode OCTAL   the Unix socket file's mode (default 0660)
-//   --socket-group GROUP  the Unix socket file's group (e.g. www-data, so
-//                         that the front end's workers may connect)
-//   --socket-activation   serve the sockets systemd passes (LISTEN_FDS,
-//                         LISTEN_PID) instead of an ENDPOINT
 #include <scgi/asio/server.hpp>
 #include <scgi/query_params.hpp>
 
 #include <asio/awaitable.hpp>
 
-#include <grp.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cstdio>
-#include <cstring>
 #include <exception>
+#include <stdexcept>
 #include <string>
 #include <string_view>
-#include <system_error>
 
 namespace {
 
@@ -117,62 +104,84 @@ asio::awaitable<void> handle(scgi::request& req, scgi::response_writer& res) {
     co_await res.send(scgi::response::text(404, "no such path: " + std::string(path) + "\n"));
 }
 
-int usage(const char* argv0) {
-    std::fprintf(stderr,
-                 "usage: %s [--reuse-port] [--socket-mode OCTAL] [--socket-group GROUP] ENDPOINT\n"
-                 "       %s [--socket-activation]\n"
-                 "ENDPOINT: host:port, [v6]:port, unix:/path or /path\n",
-                 argv0, argv0);
-    return 2;
+struct command_line {
+    scgi::server_options options;
+    std::string endpoint;
+    bool socket_activation = false;
+};
+
+constexpr const char* usage =
+    "usage: echo [--threads N] [--reuse-port] [--socket-mode OCTAL] [--socket-group GROUP]\n"
+    "            [--full-duplex] ENDPOINT | --socket-activation\n"
+    "  ENDPOINT        host:port, [v6]:port, unix:/path or /path\n"
+    "  --threads N     serve on N threads (default 1)\n"
+    "  --reuse-port    SO_REUSEPORT: several processes share the TCP port\n"
+    "  --socket-mode   mode of the Unix socket file (default 0660)\n"
+    "  --socket-group  group of the Unix socket file (the web server's, e.g. www-data)\n"
+    "  --full-duplex   answer while the body still arrives (unsafe behind nginx and Apache)\n"
+    "  --socket-activation  serve the sockets systemd passes (LISTEN_FDS), no ENDPOINT\n";
+
+// Throws std::invalid_argument with a message for anything it cannot use.
+command_line parse(int argc, char** argv) {
+    command_line line;
+    const auto value = [&](int& i) -> std::string_view {
+        if (i + 1 >= argc) throw std::invalid_argument(std::string(argv[i]) + " needs a value");
+        return argv[++i];
+    };
+    const auto number = [](std::string_view text, int base, std::string_view what) {
+        unsigned long n = 0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n, base);
+        if (ec != std::errc{} || end != text.data() + text.size()) {
+            throw std::invalid_argument(std::string(what) + " is not a number: " + std::string(text));
+        }
+        return n;
+    };
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--threads") {
+            line.options.threads = static_cast<unsigned>(number(value(i), 10, "--threads"));
+        } else if (arg == "--reuse-port") {
+            line.options.listen.reuse_port = true;
+        } else if (arg == "--socket-mode") {
+            line.options.listen.unix_socket_mode = static_cast<mode_t>(number(value(i), 8, "--socket-mode"));
+        } else if (arg == "--socket-group") {
+            line.options.listen.unix_socket_group = value(i);
+        } else if (arg == "--full-duplex") {
+            line.options.receive_body_before_response = false;
+        } else if (arg == "--socket-activation") {
+            line.socket_activation = true;
+        } else if (arg.starts_with("-") || !line.endpoint.empty()) {
+            throw std::invalid_argument("unexpected argument: " + std::string(arg));
+        } else {
+            line.endpoint = arg;
+        }
+    }
+    if (line.socket_activation && !line.endpoint.empty()) {
+        throw std::invalid_argument("ENDPOINT and --socket-activation exclude each other");
+    }
+    if (line.endpoint.empty() && !line.socket_activation) throw std::invalid_argument("no ENDPOINT");
+    return line;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    scgi::server_options options;
-    const char* group = nullptr;
-    const char* where_text = nullptr;
-    bool activated = false;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view arg = argv[i];
-        if (arg == "--reuse-port") {
-            options.listen.reuse_port = true;
-        } else if (arg == "--socket-activation") {
-            activated = true;
-        } else if (arg == "--socket-mode" && i + 1 < argc) {
-            const std::string_view mode = argv[++i];
-            unsigned value = 0;
-            const auto [end, ec] = std::from_chars(mode.data(), mode.data() + mode.size(), value, 8);
-            if (ec != std::errc{} || end != mode.data() + mode.size() || value > 07777) return usage(argv[0]);
-            options.listen.unix_socket_mode = static_cast<mode_t>(value);
-        } else if (arg == "--socket-group" && i + 1 < argc) {
-            group = argv[++i];
-        } else if (!arg.starts_with("-") && where_text == nullptr) {
-            where_text = argv[i];
-        } else {
-            return usage(argv[0]);
-        }
-    }
-    if (activated == (where_text != nullptr)) return usage(argv[0]);
+    command_line line;
     try {
-        scgi::server server(handle, options);
-        if (activated) {
+        line = parse(argc, argv);
+    } catch (const std::invalid_argument& e) {
+        std::fprintf(stderr, "echo: %s\n%s", e.what(), usage);
+        return 2;
+    }
+    try {
+        scgi::server server(handle, line.options);
+        if (line.socket_activation) {
             if (server.adopt_activated_sockets() == 0) {
                 std::fprintf(stderr, "echo: --socket-activation, but no LISTEN_FDS/LISTEN_PID for this process\n");
                 return 1;
             }
         } else {
-            const scgi::endpoint where = server.listen(scgi::endpoint::parse(where_text));
-            if (group != nullptr && where.type() == scgi::endpoint::kind::unix_socket) {
-                const ::group* g = ::getgrnam(group);
-                if (g == nullptr) {
-                    std::fprintf(stderr, "echo: no group named %s\n", group);
-                    return 1;
-                }
-                if (::chown(where.path().c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0) {
-                    throw std::system_error(errno, std::system_category(), "chown " + where.path());
-                }
-            }
+            server.listen(scgi::endpoint::parse(line.endpoint));
         }
         for (const scgi::endpoint& where : server.endpoints()) {
             std::printf("Listening on %s\n", where.to_string().c_str());

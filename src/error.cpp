@@ -116,6 +116,11 @@ const char* describe(error e) noexcept {
         return "write did not complete within the write timeout";
     case error::connect_timeout:
         return "connection was not established within the connect timeout";
+    case error::unix_socket_group_unknown:
+        return "the group for the Unix socket file (listen_options::unix_socket_group) does not exist";
+    case error::spool_limit_exceeded:
+        return "request body is larger than the server may hold while the response waits for it "
+               "(spool_options::max_bytes)";
     }
     return "unknown scgi error";
 }
@@ -136,6 +141,7 @@ public:
         case error::too_many_headers:
         case error::body_too_large:
         case error::response_head_too_large:
+        case error::spool_limit_exceeded:
             return condition::limit_exceeded;
         case error::nul_in_name:
         case error::nul_in_value:
@@ -152,6 +158,7 @@ public:
         case error::unix_socket_in_use:
         case error::unix_path_not_socket:
         case error::socket_activation_invalid:
+        case error::unix_socket_group_unknown:
             return condition::invalid_argument;
         case error::head_timeout:
         case error::body_timeout:

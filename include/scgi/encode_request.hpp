@@ -1,4 +1,5 @@
-// Encoding an SCGI request head (the client side).
+/// @file
+/// Encoding an SCGI request head (the client side).
 #pragma once
 
 #include <scgi/header.hpp>

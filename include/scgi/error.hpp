@@ -1,4 +1,5 @@
-// Error codes of the SCGI codec, their category ("scgi") and coarse conditions.
+/// @file
+/// Error codes of the SCGI codec, their category ("scgi") and coarse conditions.
 #pragma once
 
 #include <system_error>
@@ -140,6 +141,15 @@ enum class error {
     write_timeout,
     /// The connection was not established within the connect timeout.
     connect_timeout,
+
+    // --- server resources (Asio layer) ------------------------------------------
+    /// The response was started while more of the request body was unread
+    /// than the server may spool (`spool_options::max_bytes`).
+    spool_limit_exceeded,
+
+    // --- listening sockets, continued (caller's input) --------------------------
+    /// `listen_options::unix_socket_group` names no group on this system.
+    unix_socket_group_unknown,
 };
 
 /// Coarse groups of `error` values, for callers that branch on the kind of
@@ -184,8 +194,11 @@ std::error_condition make_error_condition(condition c) noexcept;
 
 }  // namespace scgi
 
+/// Makes `scgi::error` values convert to `std::error_code` and compare with one.
 template <>
 struct std::is_error_code_enum<scgi::error> : std::true_type {};
 
+/// Makes `scgi::condition` values convert to `std::error_condition`, so that
+/// `ec == scgi::condition::x` compares by condition.
 template <>
 struct std::is_error_condition_enum<scgi::condition> : std::true_type {};

@@ -1,4 +1,5 @@
-// Size limits applied while parsing a request.
+/// @file
+/// Size limits applied while parsing a request.
 #pragma once
 
 #include <cstddef>

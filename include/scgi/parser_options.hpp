@@ -1,4 +1,5 @@
-// Limits plus the lenient switches of the request parser.
+/// @file
+/// Limits plus the lenient switches of the request parser.
 #pragma once
 
 #include <scgi/limits.hpp>

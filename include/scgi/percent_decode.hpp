@@ -1,4 +1,5 @@
-// Percent-decoding of URI components and form data.
+/// @file
+/// Percent-decoding of URI components and form data.
 #pragma once
 
 #include <string>

@@ -1,4 +1,5 @@
-// Splitting a query string into parameters, and finding one.
+/// @file
+/// Splitting a query string into parameters, and finding one.
 #pragma once
 
 #include <cstddef>
@@ -15,9 +16,13 @@ namespace scgi {
 /// One `name=value` pair of a query string, still percent-encoded (views into
 /// the query string). A pair without `=` has an empty value.
 struct query_param {
+    /// The part before the first `=`, still percent-encoded; may be empty.
     std::string_view name;
+    /// The part after the first `=`, still percent-encoded; empty without `=`.
     std::string_view value;
 
+    /// Equal names and equal values, compared byte for byte (not where the
+    /// views point).
     friend bool operator==(const query_param&, const query_param&) = default;
 };
 
@@ -28,18 +33,31 @@ struct query_param {
 ///     for (scgi::query_param p : scgi::query_params(request.query())) ...
 class query_params {
 public:
+    /// A forward iterator over the parameters, in order. Valid as long as the
+    /// query string it walks.
     class iterator {
     public:
+        /// Multi-pass, increment only.
         using iterator_category = std::forward_iterator_tag;
+        /// What `*it` yields.
         using value_type = query_param;
+        /// The distance between two iterators.
         using difference_type = std::ptrdiff_t;
+        /// `*it` returns a `query_param` by value, not a reference.
         using reference = query_param;
+        /// There is no `operator->`: `*it` is a temporary.
         using pointer = void;
 
+        /// The end iterator, as `query_params::end()` returns.
         iterator() = default;
+        /// The current parameter. Precondition: not the end iterator.
         query_param operator*() const noexcept { return current_; }
+        /// Moves to the next parameter, skipping empty segments, or to the end.
         iterator& operator++() noexcept { advance(); return *this; }
+        /// As prefix `++`, returning the iterator as it was before.
         iterator operator++(int) noexcept { iterator old = *this; advance(); return old; }
+        /// Equal at the same position of the same query string, or both at the
+        /// end.
         friend bool operator==(const iterator& a, const iterator& b) noexcept {
             return a.rest_.data() == b.rest_.data() && a.done_ == b.done_;
         }
@@ -54,9 +72,13 @@ public:
         bool done_ = true;
     };
 
+    /// The parameters of `query` (without the leading `?`). Stores the view
+    /// only; nothing is split until iteration.
     explicit query_params(std::string_view query) noexcept : query_(query) {}
 
+    /// The first parameter, or `end()` if the query holds none.
     iterator begin() const noexcept { return iterator(query_); }
+    /// Past the last parameter.
     iterator end() const noexcept { return {}; }
 
 private:

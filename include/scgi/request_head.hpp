@@ -1,4 +1,5 @@
-// The parsed header block of one SCGI request, with the CGI accessors.
+/// @file
+/// The parsed header block of one SCGI request, with the CGI accessors.
 #pragma once
 
 #include <scgi/detail/header_entry.hpp>
@@ -43,7 +44,9 @@ public:
     /// The header at `index`, in received order. Precondition: `index < size()`.
     header operator[](std::size_t index) const noexcept;
 
+    /// The first header, in received order.
     iterator begin() const noexcept { return {this, 0}; }
+    /// Past the last header.
     iterator end() const noexcept { return {this, size()}; }
 
     /// The value of the header named exactly `name`, if present.

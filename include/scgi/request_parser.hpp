@@ -1,4 +1,5 @@
-// Incremental, sans-I/O parser for one SCGI request (the server side).
+/// @file
+/// Incremental, sans-I/O parser for one SCGI request (the server side).
 #pragma once
 
 #include <scgi/error.hpp>

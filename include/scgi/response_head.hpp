@@ -1,4 +1,5 @@
-// The head of a CGI response: a status and header lines.
+/// @file
+/// The head of a CGI response: a status and header lines.
 #pragma once
 
 #include <scgi/detail/header_entry.hpp>
@@ -77,7 +78,9 @@ public:
         return entries_[index].view(storage_.data());
     }
 
+    /// The first header line.
     iterator begin() const noexcept { return {this, 0}; }
+    /// Past the last header line.
     iterator end() const noexcept { return {this, size()}; }
 
     /// The value of the first header whose name equals `name` ignoring ASCII

@@ -1,4 +1,5 @@
-// Incremental, sans-I/O parser for the head of a CGI response (the client side).
+/// @file
+/// Incremental, sans-I/O parser for the head of a CGI response (the client side).
 #pragma once
 
 #include <scgi/error.hpp>

@@ -1,4 +1,5 @@
-// The whole SCGI codec: one include for users who want all of it.
+/// @file
+/// The whole SCGI codec: one include for users who want all of it.
 #pragma once
 
 #include <scgi/encode_request.hpp>
@@ -13,3 +14,11 @@
 #include <scgi/response_head.hpp>
 #include <scgi/response_parser.hpp>
 #include <scgi/status.hpp>
+
+/// @namespace scgi
+/// Everything asio-scgi offers. The codec (target `scgi::codec`, headers in
+/// `scgi/`, included whole by `scgi/scgi.hpp`) needs only the standard library
+/// and does no I/O; the server, client and composed operations (target
+/// `scgi::asio`, headers in `scgi/asio/`) build on it with standalone Asio.
+/// Failures a peer can cause come back as `std::error_code` values
+/// (`scgi::error`, `scgi::condition`), never as exceptions.

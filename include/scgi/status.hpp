@@ -1,4 +1,5 @@
-// Standard HTTP reason phrases.
+/// @file
+/// Standard HTTP reason phrases.
 #pragma once
 
 #include <string_view>
@@ -6,7 +7,7 @@
 namespace scgi {
 
 /// The standard reason phrase of an HTTP status code (RFC 9110 and the
-/// registered extensions), e.g. 404 -> "Not Found"; "Unknown" for codes
+/// registered extensions): 404 -> "Not Found"; "Unknown" for codes
 /// without one. The view refers to static storage.
 std::string_view reason_phrase(int status) noexcept;
 

@@ -8,6 +8,7 @@
 #include <asio/local/stream_protocol.hpp>
 
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/stat.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cerrno>
 #include <climits>
@@ -24,6 +26,7 @@
 #include <filesystem>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace scgi {
 
@@ -204,6 +207,29 @@ std::error_code clear_stale_socket(const std::string& path) {
     return {};
 }
 
+// The group named `name` (or numbered, if it is all digits).
+std::error_code find_group(const std::string& name, gid_t& group) {
+    if (std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        const auto [end, parse_error] = std::from_chars(name.data(), name.data() + name.size(), group);
+        if (parse_error == std::errc{} && end == name.data() + name.size()) return {};
+        return error::unix_socket_group_unknown;
+    }
+    std::vector<char> scratch(1024);
+    for (;;) {
+        ::group entry{};
+        ::group* found = nullptr;
+        const int result = ::getgrnam_r(name.c_str(), &entry, scratch.data(), scratch.size(), &found);
+        if (result == ERANGE && scratch.size() < (1u << 20)) {
+            scratch.resize(scratch.size() * 2);
+            continue;
+        }
+        if (result != 0) return {result, std::system_category()};
+        if (!found) return error::unix_socket_group_unknown;
+        group = found->gr_gid;
+        return {};
+    }
+}
+
 void remove_if_same(const std::string& path, dev_t device, ino_t inode) noexcept {
     struct ::stat st {};
     if (::lstat(path.c_str(), &st) == 0 && same_file(st, device, inode)) ::unlink(path.c_str());
@@ -236,9 +262,18 @@ listening_socket listen_unix(const asio::any_io_executor& ex, const endpoint& ep
         ec = last_error();
         return failed(ex, ep);
     }
-    // chmod, not fchmod: on Linux fchmod on a socket changes the socket's
+    // chown and chmod, not fchown/fchmod: on Linux those change the socket's
     // inode, not the file. Before listen(), so no connection can be made
-    // with the umask's permissions.
+    // with the umask's permissions or the wrong group.
+    if (!opt.unix_socket_group.empty()) {
+        gid_t group = 0;
+        ec = find_group(opt.unix_socket_group, group);
+        if (!ec && ::chown(path.c_str(), static_cast<uid_t>(-1), group) != 0) ec = last_error();
+        if (ec) {
+            remove_if_same(path, st.st_dev, st.st_ino);
+            return failed(ex, ep);
+        }
+    }
     if (::chmod(path.c_str(), opt.unix_socket_mode) != 0) {
         ec = last_error();
         remove_if_same(path, st.st_dev, st.st_ino);

@@ -1,5 +1,7 @@
 #include <scgi/asio/server.hpp>
 
+#include "body_spool.hpp"
+
 #include <scgi/asio/listen.hpp>
 #include <scgi/asio/read_request.hpp>
 #include <scgi/status.hpp>
@@ -77,6 +79,16 @@ std::span<char> head_scratch(std::size_t size) {
     return {scratch.data(), size};
 }
 
+// Hands one line to the user's log hook; a failing hook must not take a
+// connection down.
+void log_line(const server_options& options, log_level level, std::string_view message) noexcept {
+    if (!options.log) return;
+    try {
+        options.log(level, message);
+    } catch (...) {
+    }
+}
+
 // Everything one connection needs, allocated once and reused by the
 // connections that follow: no allocation per request beyond the coroutine
 // frames. Slots live as long as the server, so the timeout sweeper can post
@@ -92,6 +104,7 @@ struct connection_slot {
         : strand(serial_executor(io, opt.threads)),
           buffer(opt.read_buffer_size),
           parser(opt.parser),
+          spool(opt.spool),
           options(&opt) {}
 
     asio::any_io_executor strand;  // a strand unless the server has one thread
@@ -107,6 +120,10 @@ struct connection_slot {
     asio::cancellation_signal cancel;
     read_buffer buffer;  // body bytes; allocated when the first ones arrive, then kept
     request_parser parser;
+    // The rest of the body, when the response had to wait for it
+    // (server_options::receive_body_before_response); the handler's reads
+    // drain it before anything else.
+    body_spool spool;
     std::string out;  // the serialised response head, or a whole error answer
     const server_options* options;
 
@@ -121,6 +138,17 @@ struct connection_slot {
     bool head_written = false;
     bool head_pending = false;
     std::error_code write_error;
+    // What the server answers once the handler returns, if nothing went out
+    // by then: the handler's response was refused because the body was too
+    // large to spool (413), idle (408) or the spool failed (500). 0: nothing.
+    int refusal_status = 0;
+    bool spool_failed = false;  // the spool's file could not be opened or written
+
+    // True while nothing of the response has reached the socket.
+    bool nothing_sent() const noexcept { return !head_written || head_pending; }
+
+    // Body bytes the handler may still read: spooled, then on the socket.
+    std::uint64_t body_unread() const noexcept { return spool.unread() + parser.body_remaining(); }
 
     void arm(std::chrono::milliseconds timeout) noexcept {
         timed_out = false;
@@ -286,6 +314,79 @@ struct connection_slot {
         co_return timeout_or(async_error, error::write_timeout);
     }
 
+    // Receives the rest of the request body: into the spool if `keep`, for
+    // the handler's later reads; else dropped. Errors: those of a body read
+    // (`body_timeout`, `partial_request`, the socket's), `trailing_data` for
+    // bytes after the body, or the spool file's (`spool_failed` is then set).
+    //
+    // `buffer` is read from but never into: the handler may be writing a
+    // piece that is a view into it. New bytes land in the spool's staging
+    // area instead.
+    asio::awaitable<std::error_code> receive_rest_of_body(bool keep) {
+        if (parser.is_done()) co_return std::error_code{};
+        if (keep) spool.reserve(parser.body_remaining());
+        std::error_code ec = take_body(buffer.data(), keep);
+        buffer.consume(buffer.data().size());
+        while (!ec && !parser.is_done()) {
+            const std::span<char> area = spool.staging(buffer.capacity());
+            std::size_t n = receive_now(asio::buffer(area.data(), area.size()), ec);
+            if (ec == asio::error::would_block) {
+                socket_type* s = waitable(ec);
+                if (!s) break;
+                arm(options->body_timeout);
+                std::tie(ec, n) = co_await s->async_read_some(asio::buffer(area.data(), area.size()), use_tuple);
+                disarm();
+                ec = timeout_or(ec, error::body_timeout);
+            }
+            if (ec == asio::error::eof) parser.put_eof(ec);  // partial_request: the body is short
+            if (!ec) ec = take_body({area.data(), n}, keep);
+        }
+        co_return ec;
+    }
+
+    // Feeds received body bytes to the parser, and its pieces to the spool if
+    // `keep`. Every byte must belong to the body.
+    std::error_code take_body(std::string_view bytes, bool keep) {
+        while (!bytes.empty()) {
+            if (parser.is_done()) return error::trailing_data;
+            std::error_code ec;
+            bytes.remove_prefix(parser.put(bytes, ec));
+            if (ec) return ec;
+            if (!keep) continue;
+            if (const auto spool_error = spool.append(parser.body_piece())) {
+                spool_failed = true;
+                return spool_error;
+            }
+        }
+        return {};
+    }
+
+    // Applies the rule before the first response byte: the rest of the body
+    // goes to the spool. If the spool refuses (too large) or fails (its
+    // file), the response is refused with a log line, and the server answers
+    // on its own once the handler returns (`refusal_status`).
+    asio::awaitable<std::error_code> hold_body_for_response() {
+        if (!options->receive_body_before_response || parser.is_done()) co_return std::error_code{};
+        const std::uint64_t unread = parser.body_remaining();
+        if (spool.size() + unread > options->spool.max_bytes) {
+            refusal_status = 413;
+            log_line(*options, log_level::warning,
+                     "413 Content Too Large: the response started with " + std::to_string(unread) +
+                         " body bytes unread, more than spool.max_bytes (" +
+                         std::to_string(options->spool.max_bytes) + ")");
+            co_return error::spool_limit_exceeded;
+        }
+        const std::error_code ec = co_await receive_rest_of_body(true);
+        if (spool_failed) {
+            refusal_status = 500;
+            log_line(*options, log_level::error, "cannot spool the request body: " + ec.message());
+        } else if (ec == error::body_timeout) {
+            refusal_status = 408;
+            log_line(*options, log_level::warning, "408 Request Timeout: " + ec.message());
+        }
+        co_return ec;
+    }
+
     // Ends the response at once with a reset rather than a clean close.
     void reset_connection() noexcept {
         if (fd < 0) return;
@@ -326,9 +427,12 @@ struct connection_slot {
         buffer.clear();
         parser.reset();
         out.clear();
+        spool.clear();
         head_written = false;
         head_pending = false;
         write_error = {};
+        refusal_status = 0;
+        spool_failed = false;
     }
 };
 
@@ -388,11 +492,17 @@ using detail::connection_slot;
 
 const request_head& request::head() const noexcept { return slot_->parser.head(); }
 
-std::uint64_t request::body_remaining() const noexcept { return slot_->parser.body_remaining(); }
+std::uint64_t request::body_remaining() const noexcept { return slot_->body_unread(); }
 
 asio::awaitable<std::tuple<std::error_code, std::string_view>> request::read_body_some() {
     connection_slot& c = *slot_;
     using result = std::tuple<std::error_code, std::string_view>;
+    // Bytes the response made the server receive first come back first.
+    if (c.spool.unread() != 0) {
+        std::error_code ec;
+        const std::string_view piece = c.spool.next(c.buffer.capacity(), ec);
+        co_return result{ec, piece};
+    }
     if (c.parser.is_done()) co_return result{};
     // Bytes already received or receivable now: no trip through the scheduler.
     if (!c.buffer.empty() || c.read_now()) {
@@ -425,6 +535,12 @@ asio::awaitable<std::tuple<std::error_code, std::string>> request::read_body(std
     co_return std::tuple<std::error_code, std::string>{std::error_code{}, std::move(body)};
 }
 
+asio::awaitable<std::error_code> request::discard_body() {
+    connection_slot& c = *slot_;
+    c.spool.clear();
+    co_return co_await c.receive_rest_of_body(false);
+}
+
 // --- response_writer ---------------------------------------------------------------
 
 bool response_writer::head_written() const noexcept { return slot_->head_written; }
@@ -443,6 +559,12 @@ asio::awaitable<std::error_code> response_writer::write(std::string_view body_pi
     connection_slot& c = *slot_;
     if (!c.head_written) throw std::logic_error("scgi::response_writer: write before write_head");
     if (c.write_error) co_return c.write_error;
+    if (c.nothing_sent() && c.options->receive_body_before_response && !c.parser.is_done()) {
+        if (const auto ec = co_await c.hold_body_for_response()) {
+            c.write_error = ec;
+            co_return ec;
+        }
+    }
     std::array<asio::const_buffer, 2> buffers{asio::buffer(body_piece), asio::const_buffer{}};
     if (c.head_pending) {
         buffers = {asio::buffer(c.out), asio::buffer(body_piece)};
@@ -528,14 +650,7 @@ struct server::impl {
     bool stop_deadline_passed = false;  // on control
     std::vector<std::thread> threads;
 
-    void log(log_level level, std::string_view message) const noexcept {
-        if (!options.log) return;
-        try {
-            options.log(level, message);
-        } catch (...) {
-            // A failing logger must not take a connection down.
-        }
-    }
+    void log(log_level level, std::string_view message) const noexcept { detail::log_line(options, level, message); }
 
     // Logs an exception without throwing another (building the line may).
     void log_failure(std::string_view what, std::exception_ptr failure) const noexcept {
@@ -828,6 +943,26 @@ struct server::impl {
         }
     }
 
+    // Answers for a handler that could not (it threw, returned without a
+    // response, or its response was refused). A held-back head is dropped.
+    // The rule holds for the server's own answers too: with
+    // `receive_body_first`, the rest of the body is received first, and
+    // dropped, unless it is over the spool's limit (then, as for a body that
+    // is idle or too large, the answer goes now and the connection closes
+    // after it).
+    asio::awaitable<void> answer_after_handler(connection_slot& c, int status, std::string_view text,
+                                               bool receive_body_first = true) {
+        c.head_pending = false;
+        if (receive_body_first && options.receive_body_before_response &&
+            c.parser.body_remaining() <= options.spool.max_bytes) {
+            // An error here means nobody is left to answer (or the front end
+            // idled past body_timeout).
+            const std::error_code ec = co_await c.receive_rest_of_body(false);
+            if (ec) co_return;
+        }
+        co_await send_plain(c, status, text);
+    }
+
     asio::awaitable<void> run_handler(connection_slot& c) {
         request req = detail::server_access::make_request(c);
         response_writer writer = detail::server_access::make_writer(c);
@@ -845,10 +980,8 @@ struct server::impl {
             log(cancelled_at_stop ? log_level::warning : log_level::error,
                 (cancelled_at_stop ? "handler cancelled at the stop deadline on " : "handler threw on ") + what() +
                     ": " + detail::describe(failure));
-            if (!c.head_written || c.head_pending) {
-                // Nothing went out yet (a held-back head is dropped).
-                c.head_pending = false;
-                co_await send_plain(c, 500, "Internal Server Error");
+            if (c.nothing_sent()) {
+                co_await answer_after_handler(c, 500, "Internal Server Error");
             } else {
                 // Part of the answer went out: end with a reset, so the front
                 // end sees a failure rather than a complete, truncated answer.
@@ -856,9 +989,20 @@ struct server::impl {
             }
             co_return;
         }
+        if (c.refusal_status != 0 && c.nothing_sent()) {
+            // The response was refused (and logged) while it waited for the
+            // body: the server answers instead.
+            // The body names the cause, except a failure of our own disk.
+            // (A named string: g++ 12 may destroy a temporary in a co_await
+            // expression twice.)
+            const bool ours = c.refusal_status == 500;
+            const std::string text = ours ? std::string("Internal Server Error") : c.write_error.message();
+            co_await answer_after_handler(c, c.refusal_status, text, /*receive_body_first=*/ours);
+            co_return;
+        }
         if (!c.head_written) {
             log(log_level::error, "handler returned without a response on " + what());
-            co_await send_plain(c, 500, "Internal Server Error");
+            co_await answer_after_handler(c, 500, "Internal Server Error");
             co_return;
         }
         if (c.head_pending && !c.write_error) co_await writer.finish();

@@ -8,7 +8,7 @@
 namespace {
 
 constexpr int first_error = static_cast<int>(scgi::error::need_more);
-constexpr int last_error = static_cast<int>(scgi::error::connect_timeout);
+constexpr int last_error = static_cast<int>(scgi::error::unix_socket_group_unknown);
 
 TEST(Error, CategoryIsNamedScgi) {
     EXPECT_STREQ(scgi::error_category().name(), "scgi");
@@ -45,6 +45,7 @@ TEST(Error, MessagesNameTheRule) {
     EXPECT_NE(message(scgi::error::content_length_duplicate).find("smuggling"), std::string::npos);
     EXPECT_NE(message(scgi::error::missing_comma).find("','"), std::string::npos);
     EXPECT_NE(message(scgi::error::missing_colon).find("':'"), std::string::npos);
+    EXPECT_NE(message(scgi::error::spool_limit_exceeded).find("spool_options::max_bytes"), std::string::npos);
 }
 
 TEST(Error, ConditionsGroupValues) {
@@ -54,12 +55,14 @@ TEST(Error, ConditionsGroupValues) {
         const std::error_code ec(v, scgi::error_category());
         const auto e = static_cast<error>(v);
         const bool is_limit = e == error::header_block_too_large || e == error::too_many_headers ||
-                              e == error::body_too_large || e == error::response_head_too_large;
+                              e == error::body_too_large || e == error::response_head_too_large ||
+                              e == error::spool_limit_exceeded;
         const bool is_argument = e == error::nul_in_name || e == error::nul_in_value ||
                                  e == error::content_length_mismatch ||
                                  e == error::invalid_header_name ||
                                  e == error::invalid_header_value || e == error::invalid_status ||
-                                 (e >= error::endpoint_empty && e <= error::socket_activation_invalid);
+                                 (e >= error::endpoint_empty && e <= error::socket_activation_invalid) ||
+                                 e == error::unix_socket_group_unknown;
         const bool is_timeout = e >= error::head_timeout && e <= error::connect_timeout;
         const bool is_need_more = e == error::need_more;
         EXPECT_EQ(ec == condition::limit_exceeded, is_limit) << ec.message();

@@ -1,4 +1,5 @@
-// An SCGI client: connect to a backend, send one request, read its response.
+/// @file
+/// An SCGI client: connect to a backend, send one request, read its response.
 #pragma once
 
 #include <scgi/asio/endpoint.hpp>
@@ -57,6 +58,8 @@ struct client_options {
 /// run its handlers concurrently (an io_context run by one thread, or a strand).
 class client {
 public:
+    /// A client for `target`, its socket and timers on `executor`. Opens and
+    /// resolves nothing yet: `connect`, `write_request` or `call` do.
     client(asio::any_io_executor executor, endpoint target, client_options options = {});
 
     /// Must not be destroyed with an operation in flight (as Asio's I/O objects).
@@ -104,6 +107,7 @@ public:
     /// Closes the connection (idempotent).
     void close() noexcept;
 
+    /// The endpoint given to the constructor.
     const endpoint& target() const noexcept { return target_; }
 
 private:

@@ -1,5 +1,6 @@
-// Where an SCGI server listens or a client connects: a TCP host and port or a
-// Unix socket path, parsed from and formatted to one line of text.
+/// @file
+/// Where an SCGI server listens or a client connects: a TCP host and port or a
+/// Unix socket path, parsed from and formatted to one line of text.
 #pragma once
 
 #include <asio/generic/stream_protocol.hpp>
@@ -41,7 +42,12 @@ namespace scgi {
 class endpoint {
 public:
     /// The two kinds of stream socket SCGI runs over.
-    enum class kind : unsigned char { tcp, unix_socket };
+    enum class kind : unsigned char {
+        /// A TCP host and port (`host()`, `port()`).
+        tcp,
+        /// A Unix socket path (`path()`).
+        unix_socket
+    };
 
     /// The longest Unix socket path, in bytes: `sizeof(sockaddr_un::sun_path)`
     /// less the terminating NUL (107 on Linux). Longer paths cannot be bound.

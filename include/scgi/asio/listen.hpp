@@ -1,6 +1,7 @@
-// Opening the sockets an SCGI server listens on: TCP ports, Unix socket files
-// (created with a chosen mode; a stale one replaced only if nobody listens on
-// it), and descriptors inherited through systemd socket activation.
+/// @file
+/// Opening the sockets an SCGI server listens on: TCP ports, Unix socket files
+/// (created with a chosen mode; a stale one replaced only if nobody listens on
+/// it), and descriptors inherited through systemd socket activation.
 #pragma once
 
 #include <scgi/asio/endpoint.hpp>
@@ -59,6 +60,16 @@ struct listen_options {
     /// end (www-data, nginx) is usually given access; use 0666 to admit every
     /// local user. Ignored for TCP and for adopted sockets.
     mode_t unix_socket_mode = 0660;
+
+    /// Group of a Unix socket file `listen` creates: a group name or a
+    /// numeric id, set with chown(2) before listen. Empty: the server's own
+    /// group. With mode 0660 this admits a front end running as another user
+    /// (nginx's workers as `www-data` or `nobody`, Apache's children as
+    /// `www-data`): name a group the front end's user is in. The server must
+    /// be root or itself a member of the group. Unknown names:
+    /// `error::unix_socket_group_unknown`. Ignored for TCP and for adopted
+    /// sockets (systemd's `SocketGroup=` is the equivalent there).
+    std::string unix_socket_group;
 };
 
 namespace detail {
@@ -96,11 +107,13 @@ public:
 
     listening_socket(const listening_socket&) = delete;
     listening_socket& operator=(const listening_socket&) = delete;
+    /// Closes the acceptor; never removes the socket file (see above).
     ~listening_socket() = default;
 
     /// The acceptor: accept connections on it, or cancel and close it to stop
     /// accepting. Closed when `listen` failed or after `release_acceptor()`.
     acceptor_type& acceptor() noexcept { return acceptor_; }
+    /// As above, read-only.
     const acceptor_type& acceptor() const noexcept { return acceptor_; }
 
     /// Moves the acceptor out (for a server that keeps acceptors elsewhere);

@@ -1,4 +1,5 @@
-// The server's logging hook: one function, no logging library imposed.
+/// @file
+/// The server's logging hook: one function, no logging library imposed.
 #pragma once
 
 #include <functional>

@@ -1,4 +1,5 @@
-// The per-connection input buffer the Asio-layer read operations share.
+/// @file
+/// The per-connection input buffer the Asio-layer read operations share.
 #pragma once
 
 #include <asio/buffer.hpp>
@@ -62,6 +63,7 @@ public:
     /// Forgets every byte held.
     void clear() noexcept { begin_ = end_ = 0; }
 
+    /// The size given to the constructor: the most bytes the buffer holds.
     std::size_t capacity() const noexcept { return capacity_; }
 
     /// True once `prepare()` has allocated the storage.

@@ -1,4 +1,5 @@
-// Reading an SCGI request from a stream: the head, then the body in pieces.
+/// @file
+/// Reading an SCGI request from a stream: the head, then the body in pieces.
 #pragma once
 
 #include <scgi/asio/detail/compose.hpp>

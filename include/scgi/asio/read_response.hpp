@@ -1,5 +1,6 @@
-// Reading a CGI response from an SCGI server (the client side): the head,
-// then the body in pieces until the server closes the connection.
+/// @file
+/// Reading a CGI response from an SCGI server (the client side): the head,
+/// then the body in pieces until the server closes the connection.
 #pragma once
 
 #include <scgi/asio/detail/compose.hpp>

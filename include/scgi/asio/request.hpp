@@ -1,5 +1,6 @@
-// The request a server handler receives: the head at once, the body as a
-// stream.
+/// @file
+/// The request a server handler receives: the head at once, the body as a
+/// stream.
 #pragma once
 
 #include <scgi/error.hpp>
@@ -35,7 +36,7 @@ public:
     /// CONTENT_LENGTH: the body's size in bytes.
     std::uint64_t content_length() const noexcept { return head().content_length(); }
 
-    /// Body bytes not yet read.
+    /// Body bytes not yet read (spooled or still on the socket).
     std::uint64_t body_remaining() const noexcept;
 
     /// Reads the next piece of the body (the tokio-scgi `BodyFragment`).
@@ -46,12 +47,23 @@ public:
     /// - `error::body_timeout`: no byte arrived within `body_timeout`;
     ///   `error::partial_request`: the front end closed early; otherwise the
     ///   socket's error. The connection is then unusable.
+    ///
+    /// Once the response has started, the whole body has been received (see
+    /// `server_options::receive_body_before_response`): the pieces then come
+    /// from the server's spool, in order, and the errors are those of its
+    /// temporary file.
     asio::awaitable<std::tuple<std::error_code, std::string_view>> read_body_some();
 
     /// Reads the whole body into a string, refusing with `error::body_too_large`
     /// before reading anything if CONTENT_LENGTH exceeds `limit`. Other errors
     /// as `read_body_some`.
     asio::awaitable<std::tuple<std::error_code, std::string>> read_body(std::size_t limit);
+
+    /// Reads the rest of the body and drops it, spooling nothing (and drops
+    /// spooled bytes not read yet). For a handler that answers without the
+    /// body, e.g. refusing an upload: its response then waits for no spool.
+    /// Errors as `read_body_some`; after it `body_remaining()` is 0.
+    asio::awaitable<std::error_code> discard_body();
 
 private:
     friend struct detail::server_access;

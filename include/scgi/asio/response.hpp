@@ -1,5 +1,6 @@
-// A complete response, for handlers that build the whole answer at once,
-// and the helpers for redirects and file hand-offs.
+/// @file
+/// A complete response, for handlers that build the whole answer at once,
+/// and the helpers for redirects and file hand-offs.
 #pragma once
 
 #include <scgi/response_head.hpp>
@@ -16,7 +17,9 @@ namespace scgi {
 /// carry (CR, LF or NUL): building such a header is a bug in the handler,
 /// and the server turns the exception into a 500 and a log line.
 struct response {
+    /// Status and header lines.
     response_head head;
+    /// The body bytes, sent as they are after the head.
     std::string body;
 
     /// `status` with `body` of `content_type` and a Content-Length.

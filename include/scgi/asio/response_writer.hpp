@@ -1,4 +1,5 @@
-// How a server handler answers: head, body pieces with backpressure, finish.
+/// @file
+/// How a server handler answers: head, body pieces with backpressure, finish.
 #pragma once
 
 #include <scgi/asio/response.hpp>

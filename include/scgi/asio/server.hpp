@@ -1,5 +1,6 @@
-// An SCGI server: listens, parses and validates requests, runs a handler
-// coroutine per request, answers errors itself, stops gracefully.
+/// @file
+/// An SCGI server: listens, parses and validates requests, runs a handler
+/// coroutine per request, answers errors itself, stops gracefully.
 #pragma once
 
 #include <scgi/asio/endpoint.hpp>
@@ -65,6 +66,7 @@ public:
     /// socket files and the file mode; the file is removed on clean stop.
     /// Errors as `scgi::listen`; the throwing overload throws std::system_error.
     endpoint listen(const endpoint& where, std::error_code& ec);
+    /// As above, but throws `std::system_error`; for start-up code.
     endpoint listen(const endpoint& where);
 
     /// Adopts the listening sockets systemd passed (LISTEN_FDS/LISTEN_PID), so
@@ -72,11 +74,13 @@ public:
     /// `error::socket_activation_invalid` for malformed variables or
     /// descriptors that are not listening stream sockets.
     std::size_t adopt_activated_sockets(std::error_code& ec);
+    /// As above, but throws `std::system_error`.
     std::size_t adopt_activated_sockets();
 
     /// Adopts one already-listening socket descriptor (the server owns it
     /// from now on).
     endpoint adopt(int listening_fd, std::error_code& ec);
+    /// As above, but throws `std::system_error`.
     endpoint adopt(int listening_fd);
 
     /// Where the server listens, in the order added.

@@ -1,9 +1,11 @@
-// Settings of an SCGI server, with their defaults.
+/// @file
+/// Settings of an SCGI server, with their defaults.
 #pragma once
 
 #include <scgi/asio/listen.hpp>
 #include <scgi/asio/log.hpp>
 #include <scgi/asio/read_buffer.hpp>
+#include <scgi/asio/spool_options.hpp>
 #include <scgi/parser_options.hpp>
 
 #include <chrono>
@@ -52,6 +54,28 @@ struct server_options {
     /// Bytes read per socket read, and the largest body piece a handler gets
     /// at once. Allocated once per connection slot and reused.
     std::size_t read_buffer_size = read_buffer::default_capacity;
+
+    /// No response byte leaves before the whole request body has been
+    /// received, whether the handler read it or not. When a handler writes
+    /// (head or body) while body bytes are still unread, the write first
+    /// receives the rest of the body into the spool (`spool`), then goes out;
+    /// the handler's later reads return the spooled bytes, in order.
+    ///
+    /// Why: front ends are half-duplex. nginx stops sending the request body
+    /// once it has passed the response head on; Apache httpd's
+    /// mod_proxy_scgi sends the whole request before it reads anything. A
+    /// response started early therefore stalls or is cut as soon as the
+    /// body outgrows the socket buffers (about 200 KB).
+    ///
+    /// Turn it off only when every peer reads the response while it still
+    /// sends the body (`scgi::client`, your own full-duplex clients): then a
+    /// handler can stream both ways at once. Unsafe behind nginx and Apache
+    /// httpd.
+    bool receive_body_before_response = true;
+
+    /// Memory and disk bounds of the body spool (see
+    /// `receive_body_before_response`).
+    spool_options spool{};
 
     /// Backlog, SO_REUSEPORT, TCP_DEFER_ACCEPT and the Unix socket file's mode.
     listen_options listen{};

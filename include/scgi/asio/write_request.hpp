@@ -1,4 +1,5 @@
-// Writing an SCGI request to a stream (the client side).
+/// @file
+/// Writing an SCGI request to a stream (the client side).
 #pragma once
 
 #include <scgi/asio/detail/compose.hpp>
