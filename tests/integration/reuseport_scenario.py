@@ -11,8 +11,9 @@ net.ipv4.tcp_migrate_req to --migrate without touching the host's network:
 
     unshare -n python3 reuseport_scenario.py --echo ECHO --migrate 0|1
 
-With --migrate host it runs in the current namespace and leaves the sysctl
-as it is (for runs without root)."""
+(or `unshare -rn` without root, where user namespaces are allowed). With
+--migrate host it runs in the current namespace and leaves the sysctl as it
+is."""
 
 import argparse
 import collections

@@ -65,6 +65,19 @@ class LighttpdDeployment(DeploymentChecks, unittest.TestCase):
     # A backend that failed a connect is disabled for "disable-time" (1 s),
     # checked on lighttpd's one-second tick.
     recovery_seconds = 3
+    extra_snippets = ("lighttpd-mount",)
+
+    def test_mount_without_trailing_slash(self):
+        """"/app" (no slash) splits the path at the mount point: SCRIPT_NAME
+        is the mount, PATH_INFO the rest (with "/app/" the split falls after
+        the first segment below it; see LighttpdChecks)."""
+        self.start_echo(("tcp", self.backend_port))
+        fe = self.start_frontend(["lighttpd-mount"])
+        for path, expected in (("/app/env", (b"/app", b"/env")), ("/app/x/y/env", (b"/app", b"/x/y/env"))):
+            r = self.get(fe, path)
+            self.assertEqual(r.status, 200, repr(r))
+            env = env_dict(parse_env(r.body))
+            self.assertEqual((env["SCRIPT_NAME"], env["PATH_INFO"]), expected)
 
 
 if __name__ == "__main__":

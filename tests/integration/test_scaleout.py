@@ -75,14 +75,21 @@ class ReusePort(unittest.TestCase):
     queue unless net.ipv4.tcp_migrate_req=1 (a per-namespace sysctl, Linux
     5.14+). Each scenario runs in its own network namespace."""
 
+    def namespace(self):
+        """The command prefix that runs a program in a new network namespace:
+        `unshare -n` as root; otherwise inside a new user namespace too
+        (`unshare -rn`), where Debian lets an unprivileged user own one."""
+        if IS_ROOT:
+            return ["unshare", "-n"]
+        probe = subprocess.run(["unshare", "-rn", "true"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if probe.returncode != 0:
+            self.skipTest("needs root or unprivileged user namespaces (unshare -rn: %s) to set "
+                          "net.ipv4.tcp_migrate_req in a private network namespace" % probe.stderr.decode().strip())
+        return ["unshare", "-rn"]
+
     def scenario(self, migrate, rounds):
-        if migrate == "host":
-            argv = []
-        else:
-            harness.require_root(self, "a private network namespace (unshare -n) to set net.ipv4.tcp_migrate_req")
-            argv = ["unshare", "-n"]
-        argv += [sys.executable, os.path.join(HERE, "reuseport_scenario.py"), "--echo", harness.ECHO,
-                 "--migrate", migrate, "--rounds", str(rounds)]
+        argv = self.namespace() + [sys.executable, os.path.join(HERE, "reuseport_scenario.py"),
+                                   "--echo", harness.ECHO, "--migrate", migrate, "--rounds", str(rounds)]
         p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
         self.assertEqual(p.returncode, 0, p.stderr.decode())
         return json.loads(p.stdout.decode().strip().splitlines()[-1])
@@ -94,13 +101,7 @@ class ReusePort(unittest.TestCase):
             sorted({k for r in rounds for k in r["outcomes"] if k != "answered"}))
 
     def test_graceful_stop_loses_nothing_with_tcp_migrate_req(self):
-        if IS_ROOT:
-            result = self.scenario("1", rounds=3)
-        else:
-            with open("/proc/sys/net/ipv4/tcp_migrate_req") as f:
-                if f.read().strip() != "1":
-                    self.skipTest("needs root (a private network namespace) or net.ipv4.tcp_migrate_req=1")
-            result = self.scenario("host", rounds=3)
+        result = self.scenario("1", rounds=3)
         record("reuseport-migrate.txt", self.summary(result) + "\n")
         for r in result["rounds"]:
             self.assertEqual(r["stopped_exit_status"], 0)
