@@ -4,14 +4,14 @@ record what a front end sends, and the configuration snippets of docs/.
 
 Standard library only. Every wait is bounded; every process started here is
 in its own process group and is killed (SIGTERM, then SIGKILL) at the end of
-its test class, at interpreter exit, on SIGTERM/SIGINT and when the run's
-deadline passes. Nothing outside the sandbox (a fresh temporary directory) is
-written, and nothing listens anywhere but 127.0.0.1 and Unix sockets in it.
+its test, at interpreter exit, on SIGTERM/SIGINT and when the run's deadline
+passes; if the runner itself is killed (SIGKILL), a watchdog process kills
+the groups it left. Nothing outside the sandbox (a fresh temporary directory)
+is written, and nothing listens anywhere but 127.0.0.1 and Unix sockets in it.
 """
 
 import argparse
 import atexit
-import ctypes
 import grp
 import hashlib
 import os
@@ -68,39 +68,88 @@ def require_root(test, why):
 
 _processes = []
 _processes_lock = threading.Lock()
-_libc = ctypes.CDLL(None, use_errno=True)
-_PR_SET_PDEATHSIG = 1
+_spawning = 0  # > 0 while a Process is being started and registered
+_held_signal = None  # the interruption that arrived meanwhile
+
+# The watchdog: a process in its own session that learns every process group
+# started here ("+ PGID", "- PGID" when stopped) and every sandbox ("d+ PATH",
+# "d- PATH") on a pipe only this process holds. When this process dies,
+# however it dies, the pipe closes and the watchdog kills the groups still
+# listed (nginx's workers and Apache's children included: they stay in their
+# server's group), then removes the sandboxes still listed.
+_WATCHDOG_CODE = r"""
+import os, shutil, signal, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+groups, dirs = set(), set()
+for line in sys.stdin:
+    op, _, arg = line.rstrip("\n").partition(" ")
+    if op == "+":
+        groups.add(int(arg))
+    elif op == "-":
+        groups.discard(int(arg))
+    elif op == "d+":
+        dirs.add(arg)
+    elif op == "d-":
+        dirs.discard(arg)
+for sig in (signal.SIGTERM, signal.SIGKILL):
+    for g in groups:
+        try:
+            os.killpg(g, sig)
+        except OSError:
+            pass
+    if groups and sig == signal.SIGTERM:
+        time.sleep(2)
+if os.environ.get("SCGI_IT_KEEP", "") in ("", "0"):
+    for d in dirs:
+        shutil.rmtree(d, ignore_errors=True)
+"""
+_watchdog = None
 
 
-def _die_with_parent():
-    # In the child, before exec: SIGKILL when the thread that started it dies
-    # (the test runner killed by CTest's timeout, for one). Servers are started
-    # from the main thread only, which lives as long as the run.
-    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+def _tell_watchdog(line):
+    global _watchdog
+    if _watchdog is None:
+        _watchdog = subprocess.Popen([sys.executable, "-c", _WATCHDOG_CODE], stdin=subprocess.PIPE,
+                                     start_new_session=True, text=True)
+    try:
+        _watchdog.stdin.write(line + "\n")
+        _watchdog.stdin.flush()
+    except (BrokenPipeError, ValueError):
+        pass
 
 
 class Process:
     """A child process in its own process group, output to a log file."""
 
-    def __init__(self, argv, name, log_path, env=None, pass_fds=(), stdout_path=None, die_with_parent=True):
+    def __init__(self, argv, name, log_path, env=None, pass_fds=(), stdout_path=None):
         self.name = name
         self.argv = [str(a) for a in argv]
         self.log_path = log_path
         self.stdout_path = stdout_path or log_path
         err = open(log_path, "ab")
         out = err if stdout_path is None else open(stdout_path, "ab")
+        # No interruption between the fork and the registration (a process
+        # started but not registered would outlive the run): the handlers
+        # hold a signal that arrives meanwhile until the end of this block.
+        # (Blocking the signals instead would pass the blocked mask on to the
+        # child.)
+        global _spawning
+        _spawning += 1
         try:
             self.popen = subprocess.Popen(
                 self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env,
-                pass_fds=pass_fds, start_new_session=True,
-                preexec_fn=_die_with_parent if die_with_parent else None)
+                pass_fds=pass_fds, start_new_session=True)
+            self.pid = self.popen.pid
+            self.stopped = False
+            with _processes_lock:
+                _processes.append(self)
+            _tell_watchdog("+ %d" % self.pid)
         finally:
+            _spawning -= 1
             err.close()
             if out is not err:
                 out.close()
-        self.pid = self.popen.pid
-        with _processes_lock:
-            _processes.append(self)
+        _raise_held_signal()
 
     def alive(self):
         return self.popen.poll() is None
@@ -121,38 +170,47 @@ class Process:
 
     def stop(self, sig=signal.SIGTERM, timeout=10.0):
         """Signals the whole process group, waits, then SIGKILLs it. Returns
-        the exit status (negative: killed by that signal)."""
+        the exit status (negative: killed by that signal). Once stopped, a
+        further call only returns the status."""
+        if self.stopped:
+            return self.popen.returncode
         self.send_signal(sig)
         status = self.wait(timeout)
         if status is None:
-            self.kill()
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
             status = self.popen.wait()
         # Anything left in the group (nginx workers, Apache children).
         try:
             os.killpg(self.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        self.stopped = True
         with _processes_lock:
             if self in _processes:
                 _processes.remove(self)
+        _tell_watchdog("- %d" % self.pid)
         return status
 
     def kill(self):
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.popen.wait()
+        """SIGKILL to the whole group (a crash, as the tests simulate it)."""
+        return self.stop(signal.SIGKILL, timeout=10)
 
     def log(self):
         return read_text(self.log_path)
 
 
 def stop_all():
+    """Stops every process still running and removes every sandbox left (at
+    exit, after an interruption skipped the tests' own cleanups)."""
     with _processes_lock:
         running = list(reversed(_processes))
     for p in running:
         p.stop(timeout=5)
+    for box in list(Sandbox.current):
+        box.close()
 
 
 def read_text(path):
@@ -189,6 +247,7 @@ class Sandbox:
         self.root = tempfile.mkdtemp(prefix="scgi-it-%s-" % name)
         os.chmod(self.root, 0o755)
         Sandbox.current.append(self)
+        _tell_watchdog("d+ " + self.root)
 
     def path(self, *parts):
         return os.path.join(self.root, *parts)
@@ -227,6 +286,7 @@ class Sandbox:
             print("kept sandbox %s" % self.root, file=sys.stderr)
         else:
             shutil.rmtree(self.root, ignore_errors=True)
+        _tell_watchdog("d- " + self.root)
 
 
 def free_port():
@@ -454,6 +514,7 @@ class Recorder:
         with self._lock:
             index = len(self.connections)
             self.connections.append(b"")
+            self._held.append(conn)
         conn.settimeout(self.idle)
         try:
             while not self._stop.is_set():
@@ -466,19 +527,23 @@ class Recorder:
                 with self._lock:
                     self.connections[index] += data
             if self.reply is None:
-                self._held.append(conn)
-                return
+                return  # held open until close()
             conn.sendall(self.reply)
+            conn.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-        conn.close()
 
     def close(self):
         self._stop.set()
         self._sock.close()
         self._thread.join(2)
-        for c in self._held:
-            c.close()
+        with self._lock:
+            for c in self._held:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in recv
+                except OSError:
+                    pass
+                c.close()
 
 
 def parse_scgi(data):
@@ -679,11 +744,26 @@ class _Result(unittest.TextTestResult):
 
 
 def _interrupt(signum, _frame):
-    raise Deadline("signal %d: stopping everything this test started" % signum)
+    _raise_or_hold(Deadline("signal %d: stopping everything this test started" % signum))
 
 
 def _deadline(_signum, _frame):
-    raise Deadline("the run's deadline passed: stopping everything this test started")
+    _raise_or_hold(Deadline("the run's deadline passed: stopping everything this test started"))
+
+
+def _raise_or_hold(exception):
+    global _held_signal
+    if _spawning:
+        _held_signal = exception
+    else:
+        raise exception
+
+
+def _raise_held_signal():
+    global _held_signal
+    if _held_signal is not None and not _spawning:
+        exception, _held_signal = _held_signal, None
+        raise exception
 
 
 def main(needs_echo=True):
