@@ -9,7 +9,6 @@ import concurrent.futures
 import os
 import random
 import time
-import unittest
 
 import harness
 from harness import Echo, Sandbox, curl, sha256, stream_pattern, parse_env, record, wait_for

@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 
-import harness
 from harness import IS_ROOT, WEB_USER, Process, free_port, can_connect, wait_for, read_text
 
 

@@ -8,7 +8,6 @@ import unittest
 import harness
 from checks import DeploymentChecks, FrontEndChecks, env_dict
 from frontends import Apache
-from harness import parse_env
 
 
 class ApacheChecks(FrontEndChecks):

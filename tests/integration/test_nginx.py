@@ -4,7 +4,6 @@ socket with `include scgi_params;`, X-Accel-Redirect, timeouts, a backend
 that is down, and `scgi_request_buffering off`."""
 
 import os
-import re
 import unittest
 
 import harness

@@ -25,7 +25,7 @@ import unittest
 
 import harness
 from frontends import Nginx
-from harness import IS_ROOT, CurlLoad, Echo, Process, Sandbox, record, stream_pattern, read_text, wait_for
+from harness import IS_ROOT, CurlLoad, Echo, Process, Sandbox, record, read_text, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
