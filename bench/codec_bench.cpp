@@ -235,6 +235,52 @@ void register_all(std::vector<variant>& variants, scgi::request_parser& parser) 
     }
 }
 
+// --- heads of many headers: duplicate detection stays linear ---------------
+
+// A request whose header block of about `block_bytes` holds as many headers
+// as fit: CONTENT_LENGTH, SCGI, then unique names with empty values.
+// "tiny": 1- and 2-byte names (the most headers a block can hold);
+// "colliding": 19-byte names that share their first and last 8 bytes, the
+// names the parser's cheap hash cannot tell apart.
+struct many_headers {
+    std::string kind;
+    std::size_t block_bytes;
+    std::size_t headers = 0;
+    std::string bytes;
+};
+
+many_headers make_many_headers(const std::string& kind, std::size_t block_bytes) {
+    many_headers m{kind, block_bytes, 2, {}};
+    using namespace std::string_literals;
+    std::string block = "CONTENT_LENGTH\0"s + "0\0"s + "SCGI\0"s + "1\0"s;
+    for (unsigned i = 1;; ++i) {
+        std::string name;
+        if (kind == "tiny") {
+            for (unsigned v = i; v != 0; v /= 255) name += static_cast<char>(1 + v % 255);  // never NUL
+            if (name == "SCGI") continue;
+        } else {
+            char middle[8];
+            std::snprintf(middle, sizeof middle, "%03u", i % 1000);
+            name = "HTTP_X_A" + std::string(middle) + std::string(1, static_cast<char>('A' + i / 1000)) + "_TAIL_XX";
+        }
+        if (block.size() + name.size() + 2 > block_bytes) break;
+        block += name + '\0' + '\0';
+        ++m.headers;
+    }
+    m.bytes = std::to_string(block.size()) + ":" + block + ",";
+    return m;
+}
+
+void register_many_headers(std::vector<many_headers>& heads, scgi::request_parser& parser) {
+    for (many_headers& m : heads) {
+        parse_whole(parser, m.bytes);
+        if (parser.head().size() != m.headers) die("many_headers: parser header count for " + m.kind);
+        const std::string_view bytes = m.bytes;
+        add("headers_" + m.kind + "/" + std::to_string(m.block_bytes / 1024) + "k", bytes.size(),
+            [&parser, bytes] { parse_whole(parser, bytes); });
+    }
+}
+
 // --- the summary ------------------------------------------------------------
 
 struct result {
@@ -272,7 +318,39 @@ private:
     std::map<std::string, result> results_;
 };
 
-void print_summary(const summary_reporter& reporter, const std::vector<variant>& variants) {
+// ns per header for each head size, and how that grows from the smallest
+// head to the largest beside how the count grows: duplicate detection that
+// compared each name with the ones before (quadratic) would grow ns/header
+// as much as the count; a linear one only by what a larger working set costs
+// in cache misses and first-touch page faults.
+void print_many_headers(const std::map<std::string, result>& results, const std::vector<many_headers>& heads) {
+    std::printf("\n%-24s %8s %12s %12s %12s\n", "head of many headers", "headers", "ns/request", "ns/header",
+                "allocs/req");
+    struct growth {
+        double first_ns, last_ns;  // ns/header at the smallest and the largest head
+        std::size_t first_count, last_count;
+    };
+    std::map<std::string, growth> first_last;
+    for (const many_headers& m : heads) {
+        const std::string name = "headers_" + m.kind + "/" + std::to_string(m.block_bytes / 1024) + "k";
+        const auto it = results.find(name);
+        if (it == results.end()) continue;
+        const double per_header = it->second.ns / static_cast<double>(m.headers);
+        std::printf("%-24s %8zu %12.0f %12.1f %12.2f\n", name.c_str(), m.headers, it->second.ns, per_header,
+                    it->second.allocs);
+        auto& g = first_last.try_emplace(m.kind, growth{per_header, per_header, m.headers, m.headers}).first->second;
+        g.last_ns = per_header;
+        g.last_count = m.headers;
+    }
+    for (const auto& [kind, g] : first_last) {
+        std::printf("%s: from %zu to %zu headers (x%.0f), ns/header x%.2f (quadratic: x%.0f)\n", kind.c_str(),
+                    g.first_count, g.last_count, static_cast<double>(g.last_count) / static_cast<double>(g.first_count),
+                    g.last_ns / g.first_ns, static_cast<double>(g.last_count) / static_cast<double>(g.first_count));
+    }
+}
+
+void print_summary(const summary_reporter& reporter, const std::vector<variant>& variants,
+                   const std::vector<many_headers>& heads) {
     const auto& results = reporter.results();
     if (results.empty()) return;
     std::int64_t reps = 1;
@@ -331,6 +409,8 @@ void print_summary(const summary_reporter& reporter, const std::vector<variant>&
     std::printf("(the floors scan every byte given, body included; the parser never reads body\n"
                 " bytes, it hands them back as views, so only the get rows compare like with like)\n");
 
+    print_many_headers(results, heads);
+
     if (parser_allocating.empty()) {
         std::printf("\nwarm parser heap allocations per request: 0 in every parser benchmark (OK)\n");
     } else {
@@ -362,11 +442,16 @@ int main(int argc, char** argv) {
                     v.request.body_size, v.request.bytes.size());
     }
     register_all(variants, parser);
+    std::vector<many_headers> heads;
+    for (const char* kind : {"tiny", "colliding"}) {
+        for (const std::size_t kib : {std::size_t{1}, std::size_t{4}, std::size_t{16}, std::size_t{64}}) heads.push_back(make_many_headers(kind, kib * 1024));
+    }
+    register_many_headers(heads, parser);
 
     summary_reporter reporter(isatty(STDOUT_FILENO) != 0 ? benchmark::ConsoleReporter::OO_ColorTabular
                                                          : benchmark::ConsoleReporter::OO_Tabular);
     benchmark::RunSpecifiedBenchmarks(&reporter);
-    print_summary(reporter, variants);
+    print_summary(reporter, variants, heads);
     benchmark::Shutdown();
     return 0;
 }

@@ -108,11 +108,15 @@ struct command_line {
     scgi::server_options options;
     std::string endpoint;
     bool socket_activation = false;
+    bool help = false;
 };
 
 constexpr const char* usage =
     "usage: echo [--threads N] [--reuse-port] [--socket-mode OCTAL] [--socket-group GROUP]\n"
     "            [--full-duplex] ENDPOINT | --socket-activation\n"
+    "The reference SCGI backend: .../echo streams the body back, .../env lists the\n"
+    "headers received, .../stream?n=BYTES sends BYTES of a pattern, .../file?path=FILE\n"
+    "or ?uri=URI hands a file to the front end (X-Sendfile, X-Accel-Redirect).\n"
     "  ENDPOINT        host:port, [v6]:port, unix:/path or /path\n"
     "  --threads N     serve on N threads (default 1)\n"
     "  --reuse-port    SO_REUSEPORT: several processes share the TCP port\n"
@@ -138,7 +142,9 @@ command_line parse(int argc, char** argv) {
     };
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
-        if (arg == "--threads") {
+        if (arg == "--help" || arg == "-h") {
+            line.help = true;
+        } else if (arg == "--threads") {
             line.options.threads = static_cast<unsigned>(number(value(i), 10, "--threads"));
         } else if (arg == "--reuse-port") {
             line.options.listen.reuse_port = true;
@@ -159,7 +165,9 @@ command_line parse(int argc, char** argv) {
     if (line.socket_activation && !line.endpoint.empty()) {
         throw std::invalid_argument("ENDPOINT and --socket-activation exclude each other");
     }
-    if (line.endpoint.empty() && !line.socket_activation) throw std::invalid_argument("no ENDPOINT");
+    if (line.endpoint.empty() && !line.socket_activation && !line.help) {
+        throw std::invalid_argument("no ENDPOINT");
+    }
     return line;
 }
 
@@ -172,6 +180,10 @@ int main(int argc, char** argv) {
     } catch (const std::invalid_argument& e) {
         std::fprintf(stderr, "echo: %s\n%s", e.what(), usage);
         return 2;
+    }
+    if (line.help) {
+        std::fputs(usage, stdout);
+        return 0;
     }
     try {
         scgi::server server(handle, line.options);

@@ -44,7 +44,7 @@ std::optional<error> validate(std::span<const header> headers, std::string_view 
     } else {
         slots = slots.first(detail::name_table_size(headers.size()));
     }
-    detail::name_table names(slots);
+    detail::name_table names(slots, headers.size());
 
     block_size = content_length_name.size() + 1 + length.size() + 1 + scgi_name.size() + 1 + 2;
     for (std::size_t i = 0; i < headers.size(); ++i) {

@@ -51,6 +51,15 @@ std::string_view request_head::path() const noexcept {
     return u.substr(0, u.find_first_of("?#"));
 }
 
+std::optional<std::string_view> request_head::path_below(std::string_view mount) const noexcept {
+    if (!mount.empty() && mount.back() == '/') mount.remove_suffix(1);
+    const std::string_view p = path();
+    if (!p.starts_with(mount)) return std::nullopt;
+    const std::string_view rest = p.substr(mount.size());
+    if (!rest.empty() && rest.front() != '/') return std::nullopt;  // "/application" under "/app"
+    return rest;
+}
+
 std::string_view request_head::query() const noexcept {
     if (auto q = find("QUERY_STRING")) return *q;
     std::string_view u = uri();

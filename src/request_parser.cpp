@@ -5,6 +5,8 @@
 #include <scgi/detail/name_table.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 #include <stdexcept>
@@ -18,9 +20,23 @@ constexpr std::string_view scgi_name = "SCGI";
 constexpr std::uint64_t content_length_hash = detail::hash_name(content_length_name);
 constexpr std::uint64_t scgi_hash = detail::hash_name(scgi_name);
 
+// Entries kept across reset(): enough for any ordinary request. A request
+// with more headers allocated for them; that memory goes with the request.
+constexpr std::size_t kept_entries = 1024;
+
+// A seed nobody outside the process can predict: where this parser and the
+// program were loaded (ASLR) and when the parser was made.
+std::uint64_t make_hash_seed(const void* parser) noexcept {
+    static const int anchor = 0;
+    const auto now = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    const auto where = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(parser)) ^
+                       (static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&anchor)) << 17);
+    return detail::hash_whole_name(std::string_view(reinterpret_cast<const char*>(&where), sizeof where), now);
+}
+
 }  // namespace
 
-request_parser::request_parser(parser_options options) : options_(options) {
+request_parser::request_parser(parser_options options) : options_(options), hash_seed_(make_hash_seed(this)) {
     if (options_.limits.header_block_bytes > limits::max_header_block_bytes) {
         throw std::invalid_argument(
             "scgi::request_parser: limits.header_block_bytes exceeds "
@@ -30,6 +46,10 @@ request_parser::request_parser(parser_options options) : options_(options) {
 
 void request_parser::reset() noexcept {
     head_.entries_.clear();
+    if (head_.entries_.capacity() > kept_entries) {
+        decltype(head_.entries_)().swap(head_.entries_);
+        std::vector<std::uint32_t>().swap(name_scratch_);
+    }
     head_.content_length_ = 0;
     body_piece_ = {};
     body_remaining_ = 0;
@@ -232,10 +252,10 @@ std::optional<error> request_parser::parse_block() {
 //
 // Duplicates, fast path: a Bloom filter over cheap name hashes answers
 // "new" for almost every name of an ordinary request; a filter hit compares
-// the name with the names kept so far. Names built to collide (the hash skips
-// the middle of long names) would make that quadratic, so after
-// `max_filter_hits` hits the block is split again and checked by sorting the
-// names instead: O(n log n) whatever the names.
+// the name with the names kept so far. Many names (the filter fills up) or
+// names built to collide (the hash skips the middle of long names) would
+// make that quadratic, so after `max_filter_hits` hits the block is split
+// again and checked through a hash table instead (deduplicate_hashed).
 std::optional<error> request_parser::split_block(special_headers& special) {
     request_head& h = head_;
     const char* const block = h.storage_.data();
@@ -261,24 +281,34 @@ std::optional<error> request_parser::split_block(special_headers& special) {
         } else if (hash == scgi_hash && name == scgi_name) {
             special.scgi = entries.size();
         }
-        // Cannot throw in practice: capacity grows to the largest request
-        // seen and the count is bounded by limits.header_count.
+        // Grows to the largest request seen (kept across reset() up to
+        // kept_entries); the block size bounds it (at most B / 3 entries).
         entries.push_back(current);
         return true;
     });
     if (structure) return structure;
     if (filter_hits <= max_filter_hits) return duplicate;
 
-    // Too many collisions: take every pair, then deduplicate by sorting.
-    h.entries_.clear();
+    // Many headers, or names built to collide under hash_name: take every
+    // pair, then deduplicate through a table keyed by a seeded hash of whole
+    // names. Linear in the block for any count.
     special = {};
-    if (const auto e = for_each_pair([&](const request_head::entry& current) {
-            h.entries_.push_back(current);
-            return true;
-        })) {
-        return e;
-    }
-    return deduplicate_sorted(special);
+    if (const auto e = collect_pairs()) return e;
+    return deduplicate_hashed(special);
+}
+
+// Every (name, value) pair of the block into the head's entries, in
+// received order; the structural error found first, if any.
+std::optional<error> request_parser::collect_pairs() {
+    head_.entries_.clear();
+    // Exactly the room needed (two NULs a pair): one allocation instead of a
+    // dozen doublings, and no more than reset() keeps for an ordinary head.
+    const char* const block = head_.storage_.data();
+    head_.entries_.reserve(static_cast<std::size_t>(std::count(block, block + declared_, '\0')) / 2);
+    return for_each_pair([&](const request_head::entry& current) {
+        head_.entries_.push_back(current);
+        return true;
+    });
 }
 
 // Walks the (name, value) pairs of the block (non-empty, NUL-terminated last
@@ -337,46 +367,29 @@ std::optional<error> request_parser::duplicate_error(std::string_view name) cons
     return std::nullopt;
 }
 
-// Duplicate policy over all entries by sorting their indexes by name, with
-// the same outcome as the fast path: the duplicate reported is the one met
-// first in received order; kept entries stay in received order.
-std::optional<error> request_parser::deduplicate_sorted(special_headers& special) {
+// Duplicate policy over all entries through an open-addressing table keyed
+// by a seeded hash of whole names: expected O(1) per name, so linear in the
+// block. Same outcome as the fast path: the duplicate reported is the first
+// met in received order; kept entries stay in received order. The seed is
+// random per parser and never leaves it, so names cannot be chosen from
+// outside to collide (the table stays at most half full).
+std::optional<error> request_parser::deduplicate_hashed(special_headers& special) {
     request_head& h = head_;
     auto& entries = h.entries_;
-    auto& order = name_order_;
-    order.resize(entries.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::uint32_t>(i);
-    std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
-        const auto name_a = h.name_of(entries[a]);
-        const auto name_b = h.name_of(entries[b]);
-        return name_a < name_b || (name_a == name_b && a < b);
-    });
-
-    // Within a group of equal names the indexes ascend: the first is kept,
-    // the second is where the scan in received order meets the duplicate.
-    std::size_t first_duplicate = entries.size();
-    std::optional<error> duplicate;
-    for (std::size_t g = 0; g < order.size();) {
-        std::size_t end = g + 1;
-        const auto name = h.name_of(entries[order[g]]);
-        while (end < order.size() && h.name_of(entries[order[end]]) == name) ++end;
-        if (end - g > 1) {
-            const auto error_here = duplicate_error(name);
-            if (error_here && order[g + 1] < first_duplicate) {
-                first_duplicate = order[g + 1];
-                duplicate = error_here;
-            }
-            auto& kept = entries[order[g]];
-            if (options_.duplicates == duplicate_policy::last_wins) {
-                kept.value_offset = entries[order[end - 1]].value_offset;
-                kept.value_size = entries[order[end - 1]].value_size;
-            }
-            for (std::size_t k = g + 1; k < end; ++k) entries[order[k]].name_size = 0;  // drop
+    name_scratch_.assign(detail::name_table_size(entries.size()), 0);
+    detail::name_table table(name_scratch_, entries.size());
+    const auto name_at = [&](std::uint32_t i) { return h.name_of(entries[i]); };
+    for (std::uint32_t i = 0; i < entries.size(); ++i) {
+        const std::string_view name = name_at(i);
+        const std::ptrdiff_t earlier = table.insert(name, detail::hash_whole_name(name, hash_seed_), i, name_at);
+        if (earlier < 0) continue;
+        if (const auto e = duplicate_error(name)) return e;
+        if (options_.duplicates == duplicate_policy::last_wins) {
+            entries[static_cast<std::size_t>(earlier)].value_offset = entries[i].value_offset;
+            entries[static_cast<std::size_t>(earlier)].value_size = entries[i].value_size;
         }
-        g = end;
+        entries[i].name_size = 0;  // dropped below; never in the table
     }
-    if (duplicate) return duplicate;
-
     std::erase_if(entries, [](const request_head::entry& e) { return e.name_size == 0; });
     for (std::size_t i = 0; i < entries.size(); ++i) {
         const auto name = h.name_of(entries[i]);

@@ -19,10 +19,14 @@ struct limits {
     /// digits of `<len>` pass the limit. Must not exceed `max_header_block_bytes`.
     std::size_t header_block_bytes = 64 * 1024;
 
-    /// Most header (name, value) pairs in one request. A front end sends about
-    /// 15 CGI variables plus one per HTTP header. Exceeding it:
-    /// `error::too_many_headers`.
-    std::size_t header_count = 512;
+    /// Most header (name, value) pairs in one request. Exceeding it:
+    /// `error::too_many_headers`. Off by default (`no_count_limit`): the
+    /// byte limit binds first, since a block of B bytes holds at most B / 3
+    /// headers (a name byte and two NULs each), and front ends forward as
+    /// many HTTP headers as fit their own buffers (nginx: a head of 2,000
+    /// small headers is 27 KB). Parsing stays linear in the block whatever
+    /// the count, duplicate detection included.
+    std::size_t header_count = no_count_limit;
 
     /// Largest CONTENT_LENGTH accepted. Unlimited by default, because the body
     /// is streamed, never buffered, by the parser; code that collects a body
@@ -33,6 +37,9 @@ struct limits {
     /// The largest value `header_block_bytes` may take: header positions are
     /// stored as 32-bit offsets.
     static constexpr std::size_t max_header_block_bytes = 0xFFFF'FFF0u;
+
+    /// `header_count`'s default: no limit on the number of headers.
+    static constexpr std::size_t no_count_limit = std::numeric_limits<std::size_t>::max();
 };
 
 }  // namespace scgi

@@ -72,6 +72,16 @@ public:
     /// REQUEST_URI is absent.
     std::string_view path() const noexcept;
 
+    /// The part of `path()` below `mount`, the prefix under which the front
+    /// end routes requests to this application (nginx's `location /app/`):
+    /// what CGI calls PATH_INFO, for front ends that send none. `mount` is
+    /// matched whole segments, with or without its trailing `/`: below
+    /// `/app` (or `/app/`), `/app/users/7` is `/users/7`, `/app/` is `/`,
+    /// `/app` is empty, and `/application` is not below it (nullopt). A
+    /// `mount` of `/` or empty leaves the path as it is. Compared as raw
+    /// bytes, before percent-decoding, as `path()` is.
+    std::optional<std::string_view> path_below(std::string_view mount) const noexcept;
+
     /// The raw query string: QUERY_STRING if present, else the part of
     /// REQUEST_URI between `?` and `#`; empty if neither. Parse it with
     /// `query_params` / `find_query_param`.

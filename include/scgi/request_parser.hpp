@@ -147,7 +147,8 @@ public:
     /// the head is done.
     std::uint64_t body_remaining() const noexcept { return body_remaining_; }
 
-    /// Prepares for a new request, keeping allocated storage.
+    /// Prepares for a new request, keeping allocated storage (up to a bound:
+    /// what a request with thousands of headers needed is released).
     void reset() noexcept;
 
     /// Readable bytes kept past the header block for the vectorised NUL scan.
@@ -174,11 +175,13 @@ private:
     [[gnu::noinline]] bool merge_duplicate(const request_head::entry& current,
                                            std::optional<error>& duplicate);
     std::optional<error> duplicate_error(std::string_view name) const noexcept;
-    std::optional<error> deduplicate_sorted(special_headers& special);
+    std::optional<error> collect_pairs();
+    std::optional<error> deduplicate_hashed(special_headers& special);
 
     parser_options options_;
     request_head head_;
-    std::vector<std::uint32_t> name_order_;  // scratch for deduplicate_sorted
+    std::vector<std::uint32_t> name_scratch_;  // deduplicate_hashed's table
+    std::uint64_t hash_seed_;                  // for deduplicate_hashed: random per parser
     std::string_view body_piece_;
     std::uint64_t body_remaining_ = 0;
     std::size_t declared_ = 0;   // <len> of the netstring, as parsed so far

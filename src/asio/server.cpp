@@ -271,15 +271,25 @@ struct connection_slot {
         }
     }
 
-    // Receives into `buffer` what is already there. False if nothing was
-    // read; the asynchronous path then sees the end of input or the error.
-    bool read_now() {
+    // Receives into `buffer` what is already there, without waiting. True if
+    // bytes arrived, or if the socket reported its end (`ec` is then the
+    // parser's `partial_request`) or an error (`ec`); false only if nothing
+    // is there yet. Precondition: `buffer` is empty (so there is room).
+    //
+    // Only then may the caller wait through Asio: its reactor is edge
+    // triggered, and once a read through it has found the socket drained it
+    // reads again only after a new edge. An end of input that arrived with
+    // the last bytes and was consumed here makes no new edge, so waiting
+    // after it would hang until a timeout.
+    bool read_now(std::error_code& ec) {
         const auto space = buffer.prepare();
-        if (space.size() == 0) return false;
-        std::error_code ec;
         const std::size_t n = receive_now(space, ec);
-        if (ec) return false;
-        buffer.commit(n);
+        if (ec == asio::error::would_block) {
+            ec.clear();
+            return false;
+        }
+        if (ec == asio::error::eof) parser.put_eof(ec);
+        if (!ec) buffer.commit(n);
         return true;
     }
 
@@ -365,8 +375,9 @@ struct connection_slot {
     // goes to the spool. If the spool refuses (too large) or fails (its
     // file), the response is refused with a log line, and the server answers
     // on its own once the handler returns (`refusal_status`).
+    // Precondition: body bytes are unread (the caller checks, so the usual
+    // response, whose body was read, costs no coroutine here).
     asio::awaitable<std::error_code> hold_body_for_response() {
-        if (!options->receive_body_before_response || parser.is_done()) co_return std::error_code{};
         const std::uint64_t unread = parser.body_remaining();
         if (spool.size() + unread > options->spool.max_bytes) {
             refusal_status = 413;
@@ -505,18 +516,18 @@ asio::awaitable<std::tuple<std::error_code, std::string_view>> request::read_bod
     }
     if (c.parser.is_done()) co_return result{};
     // Bytes already received or receivable now: no trip through the scheduler.
-    if (!c.buffer.empty() || c.read_now()) {
-        std::error_code ec;
-        c.buffer.consume(c.parser.put(c.buffer.data(), ec));
+    std::error_code ec;
+    if (!c.buffer.empty() || c.read_now(ec)) {
+        if (!ec) c.buffer.consume(c.parser.put(c.buffer.data(), ec));
         co_return result{ec, ec ? std::string_view{} : c.parser.body_piece()};
     }
     std::error_code wait_error;
     auto* socket = c.waitable(wait_error);
     if (!socket) co_return result{wait_error, std::string_view{}};
     c.arm(c.options->body_timeout);
-    auto [ec, piece] = co_await async_read_body_some(*socket, c.buffer, c.parser, detail::use_tuple);
+    auto [read_error, piece] = co_await async_read_body_some(*socket, c.buffer, c.parser, detail::use_tuple);
     c.disarm();
-    co_return result{c.timeout_or(ec, error::body_timeout), piece};
+    co_return result{c.timeout_or(read_error, error::body_timeout), piece};
 }
 
 asio::awaitable<std::tuple<std::error_code, std::string>> request::read_body(std::size_t limit) {
@@ -648,6 +659,7 @@ struct server::impl {
     bool stop_begun = false;   // on control
     bool stopped = false;      // on control: the stop has completed
     bool stop_deadline_passed = false;  // on control
+    std::size_t accept_loops_running = 0;  // on control: listeners not closed yet
     std::vector<std::thread> threads;
 
     void log(log_level level, std::string_view message) const noexcept { detail::log_line(options, level, message); }
@@ -692,7 +704,7 @@ struct server::impl {
         if (waiting_for_slot.load() != 0 || stop_requested.load()) {
             asio::post(control, [this] {
                 slot_freed.cancel();
-                if (stop_requested && active.load() == 0) finish_stop();
+                maybe_finish_stop();
             });
         }
     }
@@ -711,6 +723,7 @@ struct server::impl {
         // Waiters never re-arm this timer (that would cancel the other
         // waiters): it stays at "never" and cancel() wakes them all.
         slot_freed.expires_at(asio::steady_timer::time_point::max());
+        accept_loops_running = listeners.size();
         for (auto& listener : listeners) {
             asio::co_spawn(control, accept_loop(listener), [this](std::exception_ptr e) {
                 if (e) log(log_level::error, "accept loop failed: " + detail::describe(e));
@@ -733,6 +746,12 @@ struct server::impl {
     // readiness only when nothing is pending: under load a connection costs
     // one accept4, and accepted sockets are never inherited by programs a
     // handler starts (Asio's own accept sets neither flag).
+    //
+    // On stop it accepts what the kernel has already queued before closing
+    // the listener: those clients have connected as far as they can tell,
+    // and closing would reset them. (A Unix socket's file is gone by then,
+    // so nothing new arrives; a TCP port shared with SO_REUSEPORT still
+    // gets new connections until the close, see docs/scaling-out.md.)
     asio::awaitable<void> accept_loop(listening_socket& listener) {
         auto& acceptor = listener.acceptor();
         std::error_code setup_error;
@@ -740,6 +759,7 @@ struct server::impl {
         const auto local = acceptor.local_endpoint(setup_error);
         if (setup_error) {
             log(log_level::error, "cannot serve " + listener.endpoint().to_string() + ": " + setup_error.message());
+            end_accept_loop(acceptor);
             co_return;
         }
         const int family = local.data()->sa_family;
@@ -757,7 +777,7 @@ struct server::impl {
                 const std::error_code ec(errno, std::system_category());
                 if (ec == std::errc::operation_would_block || ec == std::errc::resource_unavailable_try_again) {
                     auto [wait_error] = co_await acceptor.async_wait(asio::socket_base::wait_read, detail::use_tuple);
-                    if (wait_error) break;  // closed by stop()
+                    if (wait_error) break;  // cancelled by stop()
                     continue;
                 }
                 if (detail::is_transient_accept_error(ec)) continue;
@@ -771,35 +791,77 @@ struct server::impl {
                 co_await backoff->async_wait(detail::use_tuple);
                 continue;
             }
-            // Counted from here on: a stop waits for this connection too.
-            accepted.fetch_add(1, std::memory_order_relaxed);
-            active.fetch_add(1);
-            // A slot only now: a listener waiting for connections holds none.
-            // At max_connections this one connection waits here (the rest
-            // wait in the kernel's backlog) until a slot is released.
-            connection_slot* slot = nullptr;
-            for (;;) {
-                waiting_for_slot.fetch_add(1);  // before acquire: no release is missed
-                slot = acquire();
-                if (slot || stop_deadline_passed) break;
-                co_await slot_freed.async_wait(detail::use_tuple);
-                waiting_for_slot.fetch_sub(1);
+            if (!hand_over_now(fd, family)) {
+                const bool served = co_await hand_over_when_free(fd, family);
+                if (!served) break;
             }
+        }
+        // Stopping: what is queued already, at most a backlog's worth (a
+        // shared port keeps receiving until the close).
+        for (int queued = 0; queued < options.listen.backlog && !stop_deadline_passed; ++queued) {
+            const int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0) break;
+            if (!hand_over_now(fd, family)) {
+                const bool served = co_await hand_over_when_free(fd, family);
+                if (!served) break;
+            }
+        }
+        end_accept_loop(acceptor);
+    }
+
+    void end_accept_loop(listening_socket::acceptor_type& acceptor) {
+        std::error_code ignored;
+        acceptor.close(ignored);
+        --accept_loops_running;
+        maybe_finish_stop();
+    }
+
+    // Counts an accepted connection (a stop waits for it from here on) and
+    // gives it to a free slot. False if none is free: then it is counted but
+    // not handed over, for hand_over_when_free. Not a coroutine: this runs
+    // for every connection.
+    bool hand_over_now(int fd, int family) {
+        accepted.fetch_add(1, std::memory_order_relaxed);
+        active.fetch_add(1);
+        // A slot only now: a listener waiting for connections holds none.
+        connection_slot* slot = acquire();
+        if (slot) start(*slot, fd, family);
+        return slot != nullptr;
+    }
+
+    // At max_connections: this one connection waits here (the rest wait in
+    // the kernel's backlog) until a slot is released. False if the stop
+    // deadline passed first: the connection is then closed unserved, like
+    // those the deadline cut.
+    asio::awaitable<bool> hand_over_when_free(int fd, int family) {
+        connection_slot* slot = nullptr;
+        for (;;) {
+            waiting_for_slot.fetch_add(1);  // before acquire: no release is missed
+            slot = acquire();
+            if (slot || stop_deadline_passed) break;
+            co_await slot_freed.async_wait(detail::use_tuple);
             waiting_for_slot.fetch_sub(1);
-            if (stop_deadline_passed) {
-                // Too late to serve: closed like the connections the deadline cut.
-                if (slot) give_back(*slot);
-                ::close(fd);
-                if (active.fetch_sub(1) == 1) finish_stop();
-                break;
-            }
-            if (options.threads == 1) {
-                // The worker runs here and now, until it first waits.
-                asio::dispatch(slot->strand, [slot, fd, family] { slot->take(fd, family); });
-            } else {
-                // On another thread: this one goes on accepting.
-                asio::post(slot->strand, [slot, fd, family] { slot->take(fd, family); });
-            }
+        }
+        waiting_for_slot.fetch_sub(1);
+        if (stop_deadline_passed) {
+            if (slot) give_back(*slot);
+            ::close(fd);
+            active.fetch_sub(1);
+            maybe_finish_stop();
+            co_return false;
+        }
+        start(*slot, fd, family);
+        co_return true;
+    }
+
+    void start(connection_slot& slot, int fd, int family) {
+        connection_slot* s = &slot;
+        if (options.threads == 1) {
+            // The worker runs here and now, until it first waits.
+            asio::dispatch(s->strand, [s, fd, family] { s->take(fd, family); });
+        } else {
+            // On another thread: this one goes on accepting.
+            asio::post(s->strand, [s, fd, family] { s->take(fd, family); });
         }
     }
 
@@ -1040,15 +1102,17 @@ struct server::impl {
         stop_begun = true;
         for (auto& listener : listeners) {
             // Remove the file while the socket is still open: its inode
-            // cannot be reused by a replacement file meanwhile.
+            // cannot be reused by a replacement file meanwhile. The accept
+            // loop takes what is queued, then closes the socket.
             listener.remove_socket_file();
             std::error_code ignored;
-            listener.acceptor().close(ignored);
+            listener.acceptor().cancel(ignored);
         }
         slot_freed.cancel();
         if (signals) signals->cancel();
-        if (active.load() == 0) return finish_stop();
-        log(log_level::info, "stopping: waiting for " + std::to_string(active.load()) + " connection(s)");
+        if (active.load() != 0) {
+            log(log_level::info, "stopping: waiting for " + std::to_string(active.load()) + " connection(s)");
+        }
         stop_deadline.expires_after(options.stop_timeout);
         stop_deadline.async_wait([this](std::error_code ec) {
             if (ec || stopped) return;
@@ -1056,7 +1120,7 @@ struct server::impl {
                                         " connection(s)");
             stop_deadline_passed = true;
             slot_freed.cancel();  // an accept loop holding a connection for a slot drops it
-            if (active.load() == 0) return finish_stop();
+            if (active.load() == 0) return maybe_finish_stop();
             std::lock_guard lock(mutex);
             for (const auto& owned : slots) {
                 connection_slot* slot = owned.get();
@@ -1069,6 +1133,13 @@ struct server::impl {
                 });
             }
         });
+        maybe_finish_stop();
+    }
+
+    // On control: completes the stop once it has begun, the accept loops
+    // have closed their listeners and no connection is in flight.
+    void maybe_finish_stop() {
+        if (stop_begun && accept_loops_running == 0 && active.load() == 0) finish_stop();
     }
 
     // On control, once nothing is in flight: lets io.run() return.

@@ -6,7 +6,10 @@
 
 #include "temp_dir.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <cstdio>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -19,7 +22,9 @@
 #include <thread>
 #include <vector>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -77,7 +82,7 @@ public:
         ::close(stdout_);
     }
 
-    // Waits (at most 10 s) for the "Listening on" line.
+    // Waits (at most 10 s) for the "Listening on ENDPOINT" line.
     bool wait_listening() {
         std::string seen;
         const auto deadline = std::chrono::steady_clock::now() + 10s;
@@ -88,10 +93,18 @@ public:
             const ssize_t n = ::read(stdout_, chunk, sizeof chunk);
             if (n <= 0) return false;
             seen.append(chunk, static_cast<std::size_t>(n));
-            if (seen.find("Listening on") != std::string::npos) return true;
+            const auto at = seen.find("Listening on ");
+            const auto end = seen.find('\n', at);
+            if (at != std::string::npos && end != std::string::npos) {
+                listening_on_ = seen.substr(at + 13, end - at - 13);
+                return true;
+            }
         }
         return false;
     }
+
+    // Where it listens, as it printed it ("unix:/path" or "127.0.0.1:PORT").
+    const std::string& listening_on() const { return listening_on_; }
 
     // The exit status after at most `limit`, or -1 if it is still running.
     int wait_exit(std::chrono::milliseconds limit) {
@@ -137,14 +150,13 @@ public:
 private:
     pid_t pid_ = -1;
     int stdout_ = -1;
+    std::string listening_on_;
 };
 
-int connect_unix(const std::string& path) {
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+// Connects `fd` to `address` with 20 s send and receive timeouts; -1 (and
+// `fd` closed) on failure.
+int connect_with_timeouts(int fd, const sockaddr* address, socklen_t size) {
+    if (::connect(fd, address, size) != 0) {
         ::close(fd);
         return -1;
     }
@@ -152,6 +164,26 @@ int connect_unix(const std::string& path) {
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     return fd;
+}
+
+int connect_unix(const std::string& path) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    return connect_with_timeouts(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0),
+                                 reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+}
+
+// A connected socket to what `echo_process::listening_on()` printed.
+int connect_to(const std::string& where) {
+    if (where.rfind("unix:", 0) == 0) return connect_unix(where.substr(5));
+    const auto colon = where.rfind(':');
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(std::stoi(where.substr(colon + 1))));
+    ::inet_pton(AF_INET, where.substr(0, colon).c_str(), &addr.sin_addr);
+    return connect_with_timeouts(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0),
+                                 reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
 }
 
 bool send_all(int fd, std::string_view bytes) {
@@ -235,6 +267,77 @@ TEST(EchoProcess, GigabyteUploadStreamsInBoundedMemory) {
     EXPECT_GT(peak_kb, 0);
     EXPECT_LT(peak_kb, 64 * 1024) << "peak RSS " << peak_kb << " kB (at start " << rss_start << " kB)";
     RecordProperty("peak_rss_kb", std::to_string(peak_kb));
+}
+
+// What a client that writes its whole request before reading got back.
+struct echo_outcome {
+    bool sent = false;
+    std::string head;
+    std::uint64_t body = 0;
+    bool body_matches = true;
+};
+
+// Apache's way (and any simple client's): the whole request, then the
+// response. The streaming echo answers each piece as it reads it, so the
+// server must receive the whole body before its first response byte
+// (server_options::receive_body_before_response), spooling it to a file.
+echo_outcome echo_half_duplex(const std::string& where, std::uint64_t size) {
+    echo_outcome out;
+    const int fd = connect_to(where);
+    if (fd < 0) return out;
+    out.sent = send_all(fd, netstring_head("/echo", size));
+    std::string chunk(1 << 20, '\0');
+    for (std::uint64_t at = 0; out.sent && at < size; at += chunk.size()) {
+        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), size - at));
+        for (std::size_t i = 0; i < n; ++i) chunk[i] = pattern_at(at + i);
+        out.sent = send_all(fd, std::string_view(chunk).substr(0, n));
+    }
+    ::shutdown(fd, SHUT_WR);
+    for (;;) {
+        const ssize_t n = ::recv(fd, chunk.data(), chunk.size(), 0);
+        if (n <= 0) break;
+        std::size_t from = 0;
+        if (out.head.find("\r\n\r\n") == std::string::npos) {
+            out.head.append(chunk.data(), static_cast<std::size_t>(n));
+            const auto end = out.head.find("\r\n\r\n");
+            if (end == std::string::npos) continue;
+            from = static_cast<std::size_t>(n) - (out.head.size() - (end + 4));
+            out.head.resize(end + 4);
+        }
+        for (std::size_t i = from; i < static_cast<std::size_t>(n); ++i) {
+            out.body_matches = out.body_matches && chunk[i] == pattern_at(out.body + i - from);
+        }
+        out.body += static_cast<std::size_t>(n) - from;
+    }
+    ::close(fd);
+    return out;
+}
+
+class HalfDuplexEcho : public ::testing::TestWithParam<bool> {};
+
+INSTANTIATE_TEST_SUITE_P(BothTransports, HalfDuplexEcho, ::testing::Bool(),
+                         [](const auto& param_info) { return param_info.param ? "unix" : "tcp"; });
+
+TEST_P(HalfDuplexEcho, WholeRequestFirstThenTheWholeEchoInBoundedMemory) {
+    temp_dir dir;
+    echo_process echo(GetParam() ? "unix:" + dir.file("echo.sock") : "127.0.0.1:0", dir.file("stderr"));
+    ASSERT_TRUE(echo.wait_listening());
+    for (const std::uint64_t size : {std::uint64_t{1} << 20, std::uint64_t{64} << 20, std::uint64_t{1} << 30}) {
+        const echo_outcome out = echo_half_duplex(echo.listening_on(), size);
+        EXPECT_TRUE(out.sent) << size << ": the request could not be sent whole";
+        EXPECT_EQ(out.head.substr(0, 15), "Status: 200 OK\r") << size;
+        EXPECT_NE(out.head.find("Content-Length: " + std::to_string(size) + "\r\n"), std::string::npos);
+        EXPECT_EQ(out.body, size);
+        EXPECT_TRUE(out.body_matches) << size;
+    }
+    // The body went to the spool's file, not to memory (the bound
+    // for 1 GiB is 64 MiB).
+    const long peak_kb = echo.status_kb("VmHWM");
+    EXPECT_GT(peak_kb, 0);
+    EXPECT_LT(peak_kb, 64 * 1024) << "peak RSS " << peak_kb << " kB";
+    RecordProperty("peak_rss_kb", std::to_string(peak_kb));
+    std::printf("half-duplex echo of 1 MiB, 64 MiB and 1 GiB over %s: peak RSS %ld kB\n",
+                GetParam() ? "a Unix socket" : "TCP", peak_kb);
 }
 
 TEST(EchoProcess, SigtermStopsCleanlyAndRemovesTheSocket) {

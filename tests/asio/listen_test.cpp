@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -433,6 +434,50 @@ TEST_F(ListenUnix, CreatesTheSocketWithTheRequestedMode) {
         EXPECT_TRUE(listener.owns_socket_file());
         EXPECT_TRUE(is_cloexec(listener.acceptor().native_handle()));
     }
+}
+
+// The group a front end's user is in (www-data, nginx): by name or number.
+// As root any group will do ("daemon", gid 1, exists on every Debian);
+// otherwise the test's own group, which a user may always chown to.
+TEST_F(ListenUnix, SetsTheRequestedGroupByNameOrNumber) {
+    const gid_t group = ::geteuid() == 0 ? gid_t{1} : ::getegid();
+    const ::group* entry = ::getgrgid(group);
+    ASSERT_NE(entry, nullptr);
+    const std::string name = entry->gr_name;
+    for (const std::string& spelling : {name, std::to_string(group)}) {
+        const std::string path = dir / ("group-" + spelling + ".sock");
+        scgi::listen_options opt;
+        opt.unix_socket_group = spelling;
+        std::error_code ec;
+        scgi::listening_socket listener = scgi::listen(ex, endpoint::unix_socket(path), opt, ec);
+        ASSERT_FALSE(ec) << spelling << ": " << ec.message();
+        EXPECT_EQ(lstat_of(path).st_gid, group) << spelling;
+        EXPECT_EQ(lstat_of(path).st_mode & 07777, 0660u);
+    }
+}
+
+TEST_F(ListenUnix, UnknownGroupIsRefusedAndLeavesNoFile) {
+    for (const std::string spelling : {"no-such-group-scgi-test", "12x"}) {
+        const std::string path = dir / "nogroup.sock";
+        scgi::listen_options opt;
+        opt.unix_socket_group = spelling;
+        std::error_code ec;
+        scgi::listening_socket listener = scgi::listen(ex, endpoint::unix_socket(path), opt, ec);
+        EXPECT_EQ(ec, scgi::error::unix_socket_group_unknown) << spelling << ": " << ec.message();
+        EXPECT_FALSE(listener.acceptor().is_open());
+        EXPECT_FALSE(std::filesystem::exists(path)) << spelling;
+    }
+}
+
+TEST_F(ListenUnix, GroupTheServerIsNotInIsRefusedAndLeavesNoFile) {
+    if (::geteuid() == 0) GTEST_SKIP() << "root may chown to any group";
+    const std::string path = dir / "notmine.sock";
+    scgi::listen_options opt;
+    opt.unix_socket_group = "0";  // root's group
+    std::error_code ec;
+    scgi::listening_socket listener = scgi::listen(ex, endpoint::unix_socket(path), opt, ec);
+    EXPECT_EQ(ec, std::errc::operation_not_permitted) << ec.message();
+    EXPECT_FALSE(std::filesystem::exists(path));
 }
 
 TEST_F(ListenUnix, DefaultModeIs0660AndItAccepts) {

@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include "server_harness.hpp"
 #include "temp_dir.hpp"
 
 #include <atomic>
@@ -41,203 +42,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using namespace std::string_literals;
-
-// --- a blocking peer with timeouts ---------------------------------------------
-
-class peer {
-public:
-    explicit peer(const scgi::endpoint& where) {
-        if (where.type() == scgi::endpoint::kind::unix_socket) {
-            fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            sockaddr_un addr{};
-            addr.sun_family = AF_UNIX;
-            std::memcpy(addr.sun_path, where.path().c_str(), where.path().size() + 1);
-            connected_ = ::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
-        } else {
-            fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            sockaddr_in addr{};
-            addr.sin_family = AF_INET;
-            addr.sin_port = htons(where.port());
-            ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-            connected_ = ::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
-        }
-        timeval tv{10, 0};
-        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    }
-    ~peer() { close(); }
-    peer(const peer&) = delete;
-    peer& operator=(const peer&) = delete;
-
-    bool connected() const { return connected_; }
-
-    bool send(std::string_view bytes) {
-        while (!bytes.empty()) {
-            const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-            if (n <= 0) return false;
-            bytes.remove_prefix(static_cast<std::size_t>(n));
-        }
-        return true;
-    }
-
-    // Everything until the server closes (or 10 s pass without a byte).
-    std::string receive_all() {
-        std::string out;
-        char chunk[65536];
-        for (;;) {
-            const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-            if (n <= 0) break;
-            out.append(chunk, static_cast<std::size_t>(n));
-        }
-        return out;
-    }
-
-    void shutdown_send() { ::shutdown(fd_, SHUT_WR); }
-
-    // True if a byte (or the end) can be received without waiting.
-    bool readable() const {
-        pollfd p{fd_, POLLIN, 0};
-        return ::poll(&p, 1, 0) > 0;
-    }
-    void shutdown_both() { ::shutdown(fd_, SHUT_RDWR); }
-
-    // Up to `n` bytes (fewer if the server closes first).
-    std::string receive(std::size_t n) {
-        std::string out(n, '\0');
-        std::size_t got = 0;
-        while (got < n) {
-            const ssize_t r = ::recv(fd_, out.data() + got, n - got, 0);
-            if (r <= 0) break;
-            got += static_cast<std::size_t>(r);
-        }
-        out.resize(got);
-        return out;
-    }
-
-    void close() {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-    }
-
-private:
-    int fd_ = -1;
-    bool connected_ = false;
-};
-
-std::string request_bytes(const std::vector<scgi::header>& headers, std::string_view body) {
-    std::string out;
-    EXPECT_FALSE(scgi::encode_request(headers, body.size(), out));
-    out += body;
-    return out;
-}
-
-std::string post(std::string_view uri, std::string_view body) {
-    return request_bytes({{"REQUEST_METHOD", "POST"}, {"REQUEST_URI", uri}}, body);
-}
-
-int status_of(std::string_view response) {
-    if (response.substr(0, 8) != "Status: " || response.size() < 11) return 0;
-    return std::atoi(std::string(response.substr(8, 3)).c_str());
-}
-
-std::string body_of(std::string_view response) {
-    const auto end = response.find("\r\n\r\n");
-    return end == std::string_view::npos ? std::string() : std::string(response.substr(end + 4));
-}
-
-// --- a server for one test -------------------------------------------------------
-
-// Log lines, kept for assertions.
-struct log_record {
-    std::mutex mutex;
-    std::vector<std::string> lines;
-    scgi::log_function hook() {
-        return [this](scgi::log_level level, std::string_view message) {
-            std::lock_guard lock(mutex);
-            lines.push_back(std::string(scgi::to_string(level)) + ": " + std::string(message));
-        };
-    }
-    bool contains(std::string_view text) {
-        std::lock_guard lock(mutex);
-        for (const auto& line : lines) {
-            if (line.find(text) != std::string::npos) return true;
-        }
-        return false;
-    }
-};
-
-using scgi::test::temp_dir;
-
-// The echo contract's /echo, streaming; /throw throws; /silent answers nothing;
-// /wait sleeps `wait_for` before answering.
-struct test_app {
-    std::chrono::milliseconds wait_for{0};
-
-    scgi::handler handler() {
-        return [this](scgi::request& req, scgi::response_writer& res) -> asio::awaitable<void> {
-            const std::string_view path = req.head().path();
-            if (path == "/throw") throw std::runtime_error("handler failure on purpose");
-            if (path == "/throw-after-head") {
-                co_await res.write_head(scgi::response_head{});
-                throw std::runtime_error("handler failure after the head");
-            }
-            if (path == "/throw-after-body") {
-                co_await res.write_head(scgi::response_head{});
-                co_await res.write("partial");
-                throw std::runtime_error("handler failure mid-body");
-            }
-            if (path == "/silent") co_return;
-            if (path == "/wait") {
-                asio::steady_timer timer(co_await asio::this_coro::executor, wait_for);
-                co_await timer.async_wait(asio::use_awaitable);
-            }
-            scgi::response_head head;
-            (void)head.add("Content-Type", "application/octet-stream");
-            head.add_content_length(req.content_length());
-            co_await res.write_head(head);
-            for (;;) {
-                auto [ec, piece] = co_await req.read_body_some();
-                if (ec || piece.empty()) break;
-                if (co_await res.write(piece)) break;
-            }
-            co_await res.finish();
-        };
-    }
-};
-
-struct running_server {
-    explicit running_server(scgi::server_options options = {}, scgi::handler h = {}) {
-        options.handle_signals = false;
-        options.log = log.hook();
-        if (!h) h = app.handler();
-        server = std::make_unique<scgi::server>(std::move(h), std::move(options));
-    }
-    ~running_server() {
-        server->stop();
-        server->wait();
-    }
-    scgi::endpoint listen_tcp() { return server->listen(scgi::endpoint::parse("127.0.0.1:0")); }
-    scgi::endpoint listen_unix() { return server->listen(scgi::endpoint::unix_socket(dir.file("s.sock"))); }
-
-    test_app app;
-    log_record log;
-    temp_dir dir;
-    std::unique_ptr<scgi::server> server;
-};
-
-// Sends from another thread while receiving: the server streams its answer
-// while it reads, so sending everything first could fill both directions'
-// socket buffers and stall.
-std::string round_trip(const scgi::endpoint& where, std::string_view bytes) {
-    peer p(where);
-    EXPECT_TRUE(p.connected());
-    bool sent = false;
-    std::thread sender([&] { sent = p.send(bytes); });
-    std::string response = p.receive_all();
-    sender.join();
-    EXPECT_TRUE(sent);
-    return response;
-}
+using namespace scgi::test;
 
 // Runs a client coroutine on its own io_context for at most 10 s.
 template <class T>
@@ -364,6 +169,23 @@ TEST(Server, LimitsAnswer413And431) {
     const std::string many = request_bytes(
         {{"REQUEST_METHOD", "POST"}, {"REQUEST_URI", "/echo"}, {"A", "1"}, {"B", "2"}}, "");
     EXPECT_EQ(status_of(round_trip(where, many)), 431);
+}
+
+// What nginx forwards for a browser request with 2,000 small headers: a
+// 27 KB head, within the default 64 KiB byte limit and so served by default.
+TEST(Server, ThousandsOfHeadersWithinTheByteLimitAreServedByDefault) {
+    running_server s;
+    const auto where = s.listen_unix();
+    s.server->start();
+    std::vector<std::string> names;
+    for (int i = 0; i < 2000; ++i) names.push_back("HTTP_X_" + std::to_string(i));
+    std::vector<scgi::header> headers{{"REQUEST_METHOD", "POST"}, {"REQUEST_URI", "/echo"}};
+    for (const auto& name : names) headers.push_back({name, "1"});
+    const std::string request = request_bytes(headers, "many headers");
+    ASSERT_GT(request.size(), 26u * 1024u);
+    const std::string response = round_trip(where, request);
+    EXPECT_EQ(status_of(response), 200);
+    EXPECT_EQ(body_of(response), "many headers");
 }
 
 TEST(Server, HandlerThatThrowsGets500AndALogLine) {
@@ -796,10 +618,12 @@ TEST(Server, SeveralThreadsRunHandlersInParallel) {
     EXPECT_EQ(most_seen, 4) << "handlers did not run concurrently";
 }
 
-// A connection accepted while every slot is busy, when the server is asked
-// to stop: it still gets its slot and its answer once one is free, and the
-// stop completes with nothing left open.
-TEST(Server, ConnectionWaitingForASlotAtStopIsServed) {
+// Connections waiting when the server is asked to stop — one accepted and
+// waiting for the only slot, the rest still in the kernel's listen queue —
+// have connected as far as their clients can tell: all are served (the
+// queued ones accepted before the listener closes, not reset by the close)
+// and the stop completes with nothing left open.
+TEST_P(BothTransports, ConnectionsQueuedInTheKernelAtStopAreServed) {
     scgi::server_options options;
     options.max_connections = 1;
     scgi::server* server = nullptr;
@@ -809,18 +633,26 @@ TEST(Server, ConnectionWaitingForASlotAtStopIsServed) {
             co_await timer.async_wait(asio::use_awaitable);
             server->stop();
         }
-        co_await res.send(scgi::response::text(200, std::string(req.head().path())));
+        const scgi::response answer = scgi::response::text(200, std::string(req.head().path()));
+        co_await res.send(answer);
     });
     server = s.server.get();
-    const auto where = s.listen_unix();
+    const auto where = GetParam() ? s.listen_unix() : s.listen_tcp();
     s.server->start();
     std::string first;
     std::thread first_client([&] { first = round_trip(where, post("/first", "")); });
     std::this_thread::sleep_for(100ms);  // the first one holds the only slot
-    const std::string second = round_trip(where, post("/second", ""));
+    // One more waits in the accept loop for the slot, the rest in the kernel.
+    std::vector<std::unique_ptr<peer>> queued;
+    for (int i = 0; i < 5; ++i) {
+        queued.push_back(std::make_unique<peer>(where));
+        ASSERT_TRUE(queued.back()->send(post("/queued-" + std::to_string(i), "")));
+    }
     first_client.join();
     EXPECT_EQ(body_of(first), "/first");
-    EXPECT_EQ(body_of(second), "/second");
+    for (int i = 0; i < 5; ++i) {
+        EXPECT_EQ(body_of(queued[static_cast<std::size_t>(i)]->receive_all()), "/queued-" + std::to_string(i));
+    }
     s.server->wait();
     EXPECT_EQ(s.server->active_connections(), 0u);
 }

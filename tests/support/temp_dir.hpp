@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace scgi::test {
 
@@ -31,5 +32,18 @@ public:
 private:
     std::filesystem::path path_;
 };
+
+/// The descriptors of this process open on a file under `directory` (an
+/// O_TMPFILE file shows as "<directory>/#<inode> (deleted)").
+inline std::vector<std::string> open_files_under(const std::string& directory) {
+    std::vector<std::string> found;
+    const std::string prefix = directory.ends_with('/') ? directory : directory + "/";
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+        std::error_code ec;
+        const auto target = std::filesystem::read_symlink(entry.path(), ec).string();
+        if (!ec && target.rfind(prefix, 0) == 0) found.push_back(target);
+    }
+    return found;
+}
 
 }  // namespace scgi::test

@@ -92,6 +92,28 @@ TEST(RequestHead, QueryFallsBackToTheUri) {
     EXPECT_EQ(parse({}).path(), "");
 }
 
+TEST(RequestHead, PathBelowAMountPoint) {
+    const auto below = [](std::string_view uri, std::string_view mount) {
+        return parse({{"REQUEST_URI", uri}}).path_below(mount);
+    };
+    for (const std::string_view mount : {"/app", "/app/"}) {
+        EXPECT_EQ(below("/app/users/7?x=1", mount), "/users/7") << mount;
+        EXPECT_EQ(below("/app/", mount), "/") << mount;
+        EXPECT_EQ(below("/app", mount), "") << mount;
+        EXPECT_EQ(below("/app?x", mount), "") << mount;
+        EXPECT_EQ(below("/application", mount), std::nullopt) << mount;
+        EXPECT_EQ(below("/other/app/x", mount), std::nullopt) << mount;
+        EXPECT_EQ(below("/ap", mount), std::nullopt) << mount;
+    }
+    EXPECT_EQ(below("/a/b", "/"), "/a/b");
+    EXPECT_EQ(below("/a/b", ""), "/a/b");
+    EXPECT_EQ(below("/a/b/c", "/a/b"), "/c");
+    // Raw bytes: an encoded slash is not a segment boundary.
+    EXPECT_EQ(below("/app%2Fx", "/app"), std::nullopt);
+    EXPECT_EQ(parse({}).path_below("/app"), std::nullopt);
+    EXPECT_EQ(parse({}).path_below(""), "");
+}
+
 TEST(RequestHead, HttpHeaderByItsHttpName) {
     const auto head = parse({{"CONTENT_TYPE", "text/plain"},
                              {"HTTP_X_FORWARDED_FOR", "10.0.0.1"},

@@ -370,8 +370,8 @@ policy_result apply_policy(const std::vector<std::pair<std::string, std::string>
 }
 
 // Names that share length, first 8 and last 8 bytes hash alike, so the
-// parser's filter hits for each and it switches to deduplicating by sorting.
-// Outcomes must not change with the path taken.
+// parser's filter hits for each and it switches to its table keyed by a
+// seeded hash of whole names. Outcomes must not change with the path taken.
 TEST(RequestParser, CollidingNamesGiveTheSameOutcomes) {
     const auto colliding = [](int i) {
         char middle[4];
@@ -413,6 +413,88 @@ TEST(RequestParser, CollidingNamesGiveTheSameOutcomes) {
             }
         }
     }
+}
+
+// What nginx forwards for a request with 2,000 small headers (27 KB): within
+// the 64 KiB byte limit, so accepted by default, in received order.
+TEST(RequestParser, ThousandsOfHeadersWithinTheByteLimitPassByDefault) {
+    std::string block = minimal_block();
+    for (int i = 0; i < 2000; ++i) block += "HTTP_X" + std::to_string(i) + "\0"s + std::to_string(i % 10) + '\0';
+    ASSERT_LT(block.size(), 27u * 1024u);
+    scgi::request_parser parser;
+    const auto out = drive_whole(parser, frame(block));
+    ASSERT_FALSE(out.error) << out.error.message();
+    ASSERT_EQ(parser.head().size(), 2002u);
+    EXPECT_EQ(parser.head()[2001], (scgi::header{"HTTP_X1999", "9"}));
+    EXPECT_EQ(parser.head().http_header("X1234"), "4");
+}
+
+// The most headers a 64 KiB block can hold: 1- and 2-byte names with empty
+// values, 3 and 4 bytes each. All pass; one duplicate anywhere is found,
+// and the policies keep the documented value.
+TEST(RequestParser, SmallestHeadersFillingTheByteLimit) {
+    const scgi::limits defaults;
+    std::vector<std::pair<std::string, std::string>> pairs{{"CONTENT_LENGTH", "0"}, {"SCGI", "1"}};
+    std::size_t size = 14 + 1 + 1 + 1 + 4 + 1 + 1 + 1;
+    for (unsigned i = 1; size + 16 <= defaults.header_block_bytes; ++i) {  // room for the repeat below
+        std::string name;
+        for (unsigned v = i; v != 0; v /= 255) name += static_cast<char>(1 + v % 255);  // never NUL
+        if (name == "SCGI") continue;
+        size += name.size() + 2;
+        pairs.emplace_back(name, "");
+    }
+    const auto block_of = [](const std::vector<std::pair<std::string, std::string>>& list) {
+        std::string block;
+        for (const auto& [n, v] : list) block += n + '\0' + v + '\0';
+        return block;
+    };
+    const std::string block = block_of(pairs);
+    ASSERT_LE(block.size(), defaults.header_block_bytes);
+    ASSERT_GT(pairs.size(), 16000u);
+    scgi::request_parser parser;
+    const auto out = drive_whole(parser, frame(block));
+    ASSERT_FALSE(out.error) << out.error.message();
+    EXPECT_EQ(parser.head().size(), pairs.size());
+
+    // A repeat of an early name near the end, under each policy.
+    auto repeated = pairs;
+    repeated.back() = {pairs[100].first, "late"};
+    for (auto policy : {scgi::duplicate_policy::reject, scgi::duplicate_policy::first_wins,
+                        scgi::duplicate_policy::last_wins}) {
+        scgi::parser_options options;
+        options.duplicates = policy;
+        scgi::request_parser p(options);
+        const auto got = drive_whole(p, frame(block_of(repeated)));
+        if (policy == scgi::duplicate_policy::reject) {
+            EXPECT_EQ(got.error, error::duplicate_header);
+            continue;
+        }
+        ASSERT_FALSE(got.error) << got.error.message();
+        EXPECT_EQ(p.head().size(), pairs.size() - 1);
+        EXPECT_EQ(p.head()[100].value, policy == scgi::duplicate_policy::last_wins ? "late" : "");
+    }
+}
+
+// Entry storage for thousands of headers is not kept for every later request.
+TEST(RequestParser, ResetReleasesWhatAHugeHeadNeeded) {
+    scgi::request_parser parser;
+    std::string huge = minimal_block();
+    for (int i = 0; i < 5000; ++i) huge += "H" + std::to_string(i) + "\0\0"s;
+    std::string small = minimal_block();
+    for (int i = 0; i < 30; ++i) small += "HTTP_HEADER_" + std::to_string(i) + "\0value\0"s;
+    ASSERT_TRUE(drive_whole(parser, frame(small)).done);
+    ASSERT_TRUE(drive_whole(parser, frame(huge)).done);
+    parser.reset();
+    long before = allocations.load();
+    ASSERT_TRUE(drive_whole(parser, frame(small)).done);
+    EXPECT_GT(allocations.load() - before, 0) << "the huge head's entries were kept";
+    parser.reset();
+    const std::string input = frame(small);
+    std::error_code ec;
+    before = allocations.load();
+    EXPECT_EQ(parser.put(input, ec), input.size());
+    EXPECT_FALSE(ec);
+    EXPECT_EQ(allocations.load() - before, 0) << "a warm parser allocates for an ordinary head";
 }
 
 TEST(RequestParser, CollidingNamesKeepTheStructureErrorsFirst) {

@@ -1,4 +1,5 @@
-// Where a server keeps a request body it had to receive before answering.
+/// @file
+/// Where a server keeps a request body it had to receive before answering.
 #pragma once
 
 #include <cstddef>

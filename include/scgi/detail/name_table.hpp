@@ -49,6 +49,26 @@ constexpr std::uint64_t hash_name(std::string_view name) noexcept {
     return (head ^ std::rotl(tail, 29) ^ n) * 0x9E3779B97F4A7C15ull;
 }
 
+/// 64-bit hash of every byte of `name`, keyed by `seed`: slower than
+/// `hash_name` for long names but with no blind spot, so a caller who picks
+/// `seed` at random cannot be fed names built to collide. A multiply-xorshift
+/// per 8 bytes, then the finaliser of SplitMix64.
+constexpr std::uint64_t hash_whole_name(std::string_view name, std::uint64_t seed) noexcept {
+    const std::size_t n = name.size();
+    std::uint64_t h = seed ^ (n * 0x9E3779B97F4A7C15ull);
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        h = (h ^ load8(name.data() + i)) * 0xBF58476D1CE4E5B9ull;
+        h ^= h >> 31;
+    }
+    std::uint64_t tail = 0;
+    for (; i < n; ++i) tail = (tail << 8) | static_cast<unsigned char>(name[i]);
+    h = (h ^ tail) * 0x94D049BB133111EBull;
+    h ^= h >> 30;
+    h *= 0xBF58476D1CE4E5B9ull;
+    return h ^ (h >> 31);
+}
+
 /// A 2048-bit filter over name hashes: "certainly new" in a few
 /// instructions for the usual few dozen names (30 names give a false "maybe"
 /// about once in five requests); "maybe seen" sends the caller to an exact
@@ -81,30 +101,51 @@ constexpr std::size_t name_table_size(std::size_t names) noexcept {
 /// into a caller's sequence. Sized once by the caller; never allocates.
 /// Linear in the number of names whatever their count (the encoder takes any
 /// number of headers).
+///
+/// A slot's bits above those the indexes need hold bits of the name's hash:
+/// a probe that meets another name compares those first, so it reads
+/// neither the caller's sequence nor the name's bytes unless the hashes
+/// agree there too (what keeps a table of thousands of names fast once it
+/// outgrows the caches).
 class name_table {
 public:
-    /// `slots` must have `name_table_size(n)` zeroed elements for `n` names.
-    explicit name_table(std::span<std::uint32_t> slots) noexcept
-        : slots_(slots), mask_(slots.size() - 1) {}
+    /// `slots` must have `name_table_size(names)` zeroed elements; at most
+    /// `names` (below 2^31) names are inserted, with indexes below `names`.
+    name_table(std::span<std::uint32_t> slots, std::size_t names) noexcept
+        : slots_(slots),
+          mask_(slots.size() - 1),
+          index_mask_(static_cast<std::uint32_t>((std::uint64_t{1} << std::bit_width(names)) - 1)) {}
 
     /// Looks `name` up; if absent, records it as `index` and returns -1,
     /// otherwise returns the index recorded for it. `name_at(i)` must return
-    /// the name recorded as index i.
+    /// the name recorded as index i. Hashes with `hash_name`.
     template <class NameAt>
     std::ptrdiff_t insert(std::string_view name, std::uint32_t index, NameAt&& name_at) noexcept {
-        std::size_t slot = static_cast<std::size_t>(hash_name(name) >> 32) & mask_;
+        return insert(name, hash_name(name), index, name_at);
+    }
+
+    /// The same with the caller's `hash` of `name` (every name of one table
+    /// hashed the same way).
+    template <class NameAt>
+    std::ptrdiff_t insert(std::string_view name, std::uint64_t hash, std::uint32_t index, NameAt&& name_at) noexcept {
+        std::size_t slot = static_cast<std::size_t>(hash >> 32) & mask_;
+        const std::uint32_t tag = static_cast<std::uint32_t>(hash) & ~index_mask_;
         while (slots_[slot] != 0) {
-            const std::uint32_t other = slots_[slot] - 1;
-            if (name_at(other) == name) return static_cast<std::ptrdiff_t>(other);
+            const std::uint32_t entry = slots_[slot];
+            if ((entry & ~index_mask_) == tag) {
+                const std::uint32_t other = (entry & index_mask_) - 1;
+                if (name_at(other) == name) return static_cast<std::ptrdiff_t>(other);
+            }
             slot = (slot + 1) & mask_;
         }
-        slots_[slot] = index + 1;
+        slots_[slot] = tag | (index + 1);
         return -1;
     }
 
 private:
     std::span<std::uint32_t> slots_;
     std::size_t mask_;
+    std::uint32_t index_mask_;  // the low bits: index + 1
 };
 
 }  // namespace scgi::detail

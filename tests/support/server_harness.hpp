@@ -1,0 +1,275 @@
+// Test support for the server's tests: a blocking socket peer with timeouts,
+// request and response helpers, a log recorder, the echo-contract test app,
+// and a server running on its own threads for one test.
+#pragma once
+
+#include <scgi/asio/server.hpp>
+#include <scgi/encode_request.hpp>
+
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <gtest/gtest.h>
+
+#include "temp_dir.hpp"
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace scgi::test {
+
+// --- a blocking peer with timeouts ---------------------------------------------
+
+class peer {
+public:
+    explicit peer(const scgi::endpoint& where) {
+        if (where.type() == scgi::endpoint::kind::unix_socket) {
+            fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            sockaddr_un addr{};
+            addr.sun_family = AF_UNIX;
+            std::memcpy(addr.sun_path, where.path().c_str(), where.path().size() + 1);
+            connected_ = ::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+        } else {
+            fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            sockaddr_in addr{};
+            addr.sin_family = AF_INET;
+            addr.sin_port = htons(where.port());
+            ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+            connected_ = ::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+        }
+        timeval tv{10, 0};
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    }
+    ~peer() { close(); }
+    peer(const peer&) = delete;
+    peer& operator=(const peer&) = delete;
+
+    bool connected() const { return connected_; }
+    int native_handle() const { return fd_; }
+
+    bool send(std::string_view bytes) {
+        while (!bytes.empty()) {
+            const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+            if (n <= 0) return false;
+            bytes.remove_prefix(static_cast<std::size_t>(n));
+        }
+        return true;
+    }
+
+    // Everything until the server closes (or 10 s pass without a byte).
+    std::string receive_all() {
+        std::string out;
+        char chunk[65536];
+        for (;;) {
+            const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+            if (n <= 0) break;
+            out.append(chunk, static_cast<std::size_t>(n));
+        }
+        return out;
+    }
+
+    void shutdown_send() { ::shutdown(fd_, SHUT_WR); }
+
+    // True if a byte (or the end) can be received without waiting.
+    bool readable() const {
+        pollfd p{fd_, POLLIN, 0};
+        return ::poll(&p, 1, 0) > 0;
+    }
+    void shutdown_both() { ::shutdown(fd_, SHUT_RDWR); }
+
+    // Up to `n` bytes (fewer if the server closes first).
+    std::string receive(std::size_t n) {
+        std::string out(n, '\0');
+        std::size_t got = 0;
+        while (got < n) {
+            const ssize_t r = ::recv(fd_, out.data() + got, n - got, 0);
+            if (r <= 0) break;
+            got += static_cast<std::size_t>(r);
+        }
+        out.resize(got);
+        return out;
+    }
+
+    void close() {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+
+private:
+    int fd_ = -1;
+    bool connected_ = false;
+};
+
+inline std::string request_bytes(const std::vector<scgi::header>& headers, std::string_view body) {
+    std::string out;
+    EXPECT_FALSE(scgi::encode_request(headers, body.size(), out));
+    out += body;
+    return out;
+}
+
+inline std::string post(std::string_view uri, std::string_view body) {
+    return request_bytes({{"REQUEST_METHOD", "POST"}, {"REQUEST_URI", uri}}, body);
+}
+
+inline int status_of(std::string_view response) {
+    if (response.substr(0, 8) != "Status: " || response.size() < 11) return 0;
+    return std::atoi(std::string(response.substr(8, 3)).c_str());
+}
+
+inline std::string body_of(std::string_view response) {
+    const auto end = response.find("\r\n\r\n");
+    return end == std::string_view::npos ? std::string() : std::string(response.substr(end + 4));
+}
+
+// --- a server for one test -------------------------------------------------------
+
+// Log lines, kept for assertions.
+struct log_record {
+    std::mutex mutex;
+    std::vector<std::string> lines;
+    scgi::log_function hook() {
+        return [this](scgi::log_level level, std::string_view message) {
+            std::lock_guard lock(mutex);
+            lines.push_back(std::string(scgi::to_string(level)) + ": " + std::string(message));
+        };
+    }
+    bool contains(std::string_view text) {
+        std::lock_guard lock(mutex);
+        for (const auto& line : lines) {
+            if (line.find(text) != std::string::npos) return true;
+        }
+        return false;
+    }
+};
+
+
+// The echo contract's /echo, streaming; /throw throws; /silent answers nothing;
+// /wait sleeps `wait_for` before answering; /answer-first answers, then reads
+// the body and records it; /discard drops the body and answers 403.
+struct test_app {
+    std::chrono::milliseconds wait_for{0};
+    std::mutex mutex;
+    std::vector<std::string> bodies_read_after_answer;  // by /answer-first
+
+    std::vector<std::string> bodies_read() {
+        std::lock_guard lock(mutex);
+        return bodies_read_after_answer;
+    }
+
+    scgi::handler handler() {
+        return [this](scgi::request& req, scgi::response_writer& res) -> asio::awaitable<void> {
+            const std::string_view path = req.head().path();
+            if (path == "/throw") throw std::runtime_error("handler failure on purpose");
+            if (path == "/throw-after-head") {
+                co_await res.write_head(scgi::response_head{});
+                throw std::runtime_error("handler failure after the head");
+            }
+            if (path == "/throw-after-body") {
+                co_await res.write_head(scgi::response_head{});
+                co_await res.write("partial");
+                throw std::runtime_error("handler failure mid-body");
+            }
+            if (path == "/silent") co_return;
+            if (path == "/answer-first") {
+                // The whole answer before any body byte is read; the body after.
+                co_await res.send(scgi::response::text(200, "answered first"));
+                std::string body;
+                for (;;) {
+                    auto [ec, piece] = co_await req.read_body_some();
+                    if (ec || piece.empty()) break;
+                    body += piece;
+                }
+                std::lock_guard lock(mutex);
+                bodies_read_after_answer.push_back(std::move(body));
+                co_return;
+            }
+            if (path == "/discard") {
+                const std::error_code ec = co_await req.discard_body();
+                // Named, not a temporary in the co_await: g++ 12 may destroy
+                // such a temporary twice.
+                const scgi::response refusal = scgi::response::text(
+                    403, ec ? ec.message() : "refused; unread " + std::to_string(req.body_remaining()));
+                co_await res.send(refusal);
+                co_return;
+            }
+            if (path == "/wait") {
+                asio::steady_timer timer(co_await asio::this_coro::executor, wait_for);
+                co_await timer.async_wait(asio::use_awaitable);
+            }
+            scgi::response_head head;
+            (void)head.add("Content-Type", "application/octet-stream");
+            head.add_content_length(req.content_length());
+            co_await res.write_head(head);
+            for (;;) {
+                auto [ec, piece] = co_await req.read_body_some();
+                if (ec || piece.empty()) break;
+                if (co_await res.write(piece)) break;
+            }
+            co_await res.finish();
+        };
+    }
+};
+
+struct running_server {
+    explicit running_server(scgi::server_options options = {}, scgi::handler h = {}) {
+        options.handle_signals = false;
+        options.log = log.hook();
+        if (!h) h = app.handler();
+        server = std::make_unique<scgi::server>(std::move(h), std::move(options));
+    }
+    ~running_server() {
+        server->stop();
+        server->wait();
+    }
+    scgi::endpoint listen_tcp() { return server->listen(scgi::endpoint::parse("127.0.0.1:0")); }
+    scgi::endpoint listen_unix() { return server->listen(scgi::endpoint::unix_socket(dir.file("s.sock"))); }
+
+    test_app app;
+    log_record log;
+    temp_dir dir;
+    std::unique_ptr<scgi::server> server;
+};
+
+// Sends from another thread while receiving: the server streams its answer
+// while it reads, so sending everything first could fill both directions'
+// socket buffers and stall.
+inline std::string round_trip(const scgi::endpoint& where, std::string_view bytes) {
+    peer p(where);
+    EXPECT_TRUE(p.connected());
+    bool sent = false;
+    std::thread sender([&] { sent = p.send(bytes); });
+    std::string response = p.receive_all();
+    sender.join();
+    EXPECT_TRUE(sent);
+    return response;
+}
+
+// Polls `condition` every 10 ms for at most `limit`.
+template <class Condition>
+bool eventually(Condition condition, std::chrono::milliseconds limit = std::chrono::seconds(5)) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (condition()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return condition();
+}
+
+}  // namespace scgi::test
