@@ -190,17 +190,18 @@ class FrontEndChecks(harness.SnippetUser):
         for i in range(50):
             kind = ("env", "echo", "stream", "missing")[i % 4]
             if kind == "echo":
-                jobs.append((kind, os.urandom(rng.randrange(0, 100 * KiB))))
+                arg = os.urandom(rng.randrange(0, 100 * KiB))
             elif kind == "stream":
-                jobs.append((kind, rng.randrange(0, 300 * KiB)))
+                arg = rng.randrange(0, 300 * KiB)
             else:
-                jobs.append((kind, None))
+                arg = None
+            jobs.append((i, kind, arg))
 
         def run(job):
-            kind, arg = job
+            i, kind, arg = job
             if kind == "env":
-                r = self.get("/app/env", headers=["X-Job: %d" % id(job)])
-                ok = r.status == 200 and env_dict(parse_env(r.body)).get("HTTP_X_JOB") == str(id(job)).encode()
+                r = self.get("/app/env", headers=["X-Job: %d" % i])
+                ok = r.status == 200 and env_dict(parse_env(r.body)).get("HTTP_X_JOB") == str(i).encode()
             elif kind == "echo":
                 r = self.get("/app/echo", data=arg)
                 ok = r.status == 200 and r.body == arg
@@ -212,9 +213,9 @@ class FrontEndChecks(harness.SnippetUser):
                 ok = r.status == 404
             return kind, ok, repr(r)
 
-        with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(jobs)) as pool:
             results = list(pool.map(run, jobs))
-        failed = [(k, r) for k, ok, r in results if not ok]
+        failed = [(kind, r) for kind, ok, r in results if not ok]
         self.assertEqual(failed, [])
 
 
