@@ -6,6 +6,14 @@
 //   .../env     every request header in received order, NAME=VALUE per line
 //   .../stream  ?n=BYTES (default 1048576) of "0123456789..." in pieces,
 //               produced as they are written, without Content-Length
+//   .../file    hands a file to the front end, with an empty body:
+//               ?path=/abs/file  answers `X-Sendfile: /abs/file` (Apache's
+//                                mod_xsendfile, lighttpd's x-sendfile)
+//               ?uri=/internal   answers `X-Accel-Redirect: /internal` (nginx)
+//               Exactly one of the two, else 400. echo checks nothing else:
+//               the front end's configuration decides which files may be
+//               sent (XSendFilePath, x-sendfile-docroot, an `internal`
+//               location), as it must for any backend.
 //   else        404
 #include <scgi/asio/server.hpp>
 #include <scgi/query_params.hpp>
@@ -73,31 +81,49 @@ asio::awaitable<void> stream(scgi::request& req, scgi::response_writer& res) {
     co_await res.finish();
 }
 
+asio::awaitable<void> file(scgi::request& req, scgi::response_writer& res) {
+    std::error_code path_ec;
+    std::error_code uri_ec;
+    const auto path = scgi::find_query_param(req.head().query(), "path", path_ec);
+    const auto uri = scgi::find_query_param(req.head().query(), "uri", uri_ec);
+    if (path_ec || uri_ec || path.has_value() == uri.has_value()) {
+        co_await res.send(scgi::response::text(400, "file wants exactly one of ?path=FILE or ?uri=URI\n"));
+    } else if (path) {
+        co_await res.send(scgi::response::sendfile(*path));
+    } else {
+        co_await res.send(scgi::response::nginx_file(*uri));
+    }
+}
+
 asio::awaitable<void> handle(scgi::request& req, scgi::response_writer& res) {
     const std::string_view path = req.head().path();
     if (ends_with(path, "/echo")) co_return co_await echo_body(req, res);
     if (ends_with(path, "/env")) co_return co_await env(req, res);
     if (ends_with(path, "/stream")) co_return co_await stream(req, res);
+    if (ends_with(path, "/file")) co_return co_await file(req, res);
     co_await res.send(scgi::response::text(404, "no such path: " + std::string(path) + "\n"));
 }
 
 struct command_line {
     scgi::server_options options;
     std::string endpoint;
+    bool socket_activation = false;
     bool help = false;
 };
 
 constexpr const char* usage =
     "usage: echo [--threads N] [--reuse-port] [--socket-mode OCTAL] [--socket-group GROUP]\n"
-    "            [--full-duplex] ENDPOINT\n"
+    "            [--full-duplex] ENDPOINT | --socket-activation\n"
     "The reference SCGI backend: .../echo streams the body back, .../env lists the\n"
-    "headers received, .../stream?n=BYTES sends BYTES of a pattern.\n"
+    "headers received, .../stream?n=BYTES sends BYTES of a pattern, .../file?path=FILE\n"
+    "or ?uri=URI hands a file to the front end (X-Sendfile, X-Accel-Redirect).\n"
     "  ENDPOINT        host:port, [v6]:port, unix:/path or /path\n"
     "  --threads N     serve on N threads (default 1)\n"
     "  --reuse-port    SO_REUSEPORT: several processes share the TCP port\n"
     "  --socket-mode   mode of the Unix socket file (default 0660)\n"
     "  --socket-group  group of the Unix socket file (the web server's, e.g. www-data)\n"
-    "  --full-duplex   answer while the body still arrives (unsafe behind nginx and Apache)\n";
+    "  --full-duplex   answer while the body still arrives (unsafe behind nginx and Apache)\n"
+    "  --socket-activation  serve the sockets systemd passes (LISTEN_FDS), no ENDPOINT\n";
 
 // Throws std::invalid_argument with a message for anything it cannot use.
 command_line parse(int argc, char** argv) {
@@ -128,13 +154,20 @@ command_line parse(int argc, char** argv) {
             line.options.listen.unix_socket_group = value(i);
         } else if (arg == "--full-duplex") {
             line.options.receive_body_before_response = false;
+        } else if (arg == "--socket-activation") {
+            line.socket_activation = true;
         } else if (arg.starts_with("-") || !line.endpoint.empty()) {
             throw std::invalid_argument("unexpected argument: " + std::string(arg));
         } else {
             line.endpoint = arg;
         }
     }
-    if (line.endpoint.empty() && !line.help) throw std::invalid_argument("no ENDPOINT");
+    if (line.socket_activation && !line.endpoint.empty()) {
+        throw std::invalid_argument("ENDPOINT and --socket-activation exclude each other");
+    }
+    if (line.endpoint.empty() && !line.socket_activation && !line.help) {
+        throw std::invalid_argument("no ENDPOINT");
+    }
     return line;
 }
 
@@ -154,8 +187,17 @@ int main(int argc, char** argv) {
     }
     try {
         scgi::server server(handle, line.options);
-        const scgi::endpoint where = server.listen(scgi::endpoint::parse(line.endpoint));
-        std::printf("Listening on %s\n", where.to_string().c_str());
+        if (line.socket_activation) {
+            if (server.adopt_activated_sockets() == 0) {
+                std::fprintf(stderr, "echo: --socket-activation, but no LISTEN_FDS/LISTEN_PID for this process\n");
+                return 1;
+            }
+        } else {
+            server.listen(scgi::endpoint::parse(line.endpoint));
+        }
+        for (const scgi::endpoint& where : server.endpoints()) {
+            std::printf("Listening on %s\n", where.to_string().c_str());
+        }
         std::fflush(stdout);
         server.run();
     } catch (const std::exception& e) {
