@@ -113,7 +113,7 @@ struct command_line {
 
 constexpr const char* usage =
     "usage: echo [--threads N] [--reuse-port] [--socket-mode OCTAL] [--socket-group GROUP]\n"
-    "            [--full-duplex] ENDPOINT | --socket-activation\n"
+    "            [--full-duplex] [--nginx-unbuffered] ENDPOINT | --socket-activation\n"
     "The reference SCGI backend: .../echo streams the body back, .../env lists the\n"
     "headers received, .../stream?n=BYTES sends BYTES of a pattern, .../file?path=FILE\n"
     "or ?uri=URI hands a file to the front end (X-Sendfile, X-Accel-Redirect).\n"
@@ -123,6 +123,8 @@ constexpr const char* usage =
     "  --socket-mode   mode of the Unix socket file (default 0660)\n"
     "  --socket-group  group of the Unix socket file (the web server's, e.g. www-data)\n"
     "  --full-duplex   answer while the body still arrives (unsafe behind nginx and Apache)\n"
+    "  --nginx-unbuffered  take the body length from HTTP_CONTENT_LENGTH when CONTENT_LENGTH\n"
+    "                  differs (nginx with scgi_request_buffering off)\n"
     "  --socket-activation  serve the sockets systemd passes (LISTEN_FDS), no ENDPOINT\n";
 
 // Throws std::invalid_argument with a message for anything it cannot use.
@@ -154,6 +156,8 @@ command_line parse(int argc, char** argv) {
             line.options.listen.unix_socket_group = value(i);
         } else if (arg == "--full-duplex") {
             line.options.receive_body_before_response = false;
+        } else if (arg == "--nginx-unbuffered") {
+            line.options.parser.body_length_from_http_content_length = true;
         } else if (arg == "--socket-activation") {
             line.socket_activation = true;
         } else if (arg.starts_with("-") || !line.endpoint.empty()) {

@@ -52,6 +52,12 @@ req protocol-example-random-release '\x60\xff\xff\xff\x1e\x2a' "$example" 'What 
 req protocol-example-two-cuts '\x00\xff\xff\xff\x8b\x21' "$example" 'What is the answer to life?'
 # Limits exactly at the example's sizes (70-byte block, 4 headers, 27-byte
 # body) and one below each.
+# nginx with scgi_request_buffering off: CONTENT_LENGTH is what nginx had
+# read, HTTP_CONTENT_LENGTH the real length; strict refuses, the switch
+# (flag bit 7) takes the forwarded length.
+unbuffered='CONTENT_LENGTH|3|REQUEST_METHOD|POST|SCGI|1|HTTP_CONTENT_LENGTH|11|'
+req nginx-unbuffered-strict "$random" "$unbuffered" 'hello world'
+req nginx-unbuffered-lenient '\x80\xff\xff\xff\x1e\x2a' "$unbuffered" 'hello world'
 req limit-block-exact '\x00\x46\xff\xff\x05\x07' "$example" 'What is the answer to life?'
 req limit-block-over '\x00\x45\xff\xff\x05\x07' "$example" 'What is the answer to life?'
 req limit-count-exact '\x00\xff\x04\xff\x05\x07' "$example" 'What is the answer to life?'

@@ -6,11 +6,12 @@
 //           bit 2 allow_missing_content_length, bits 3-4 duplicate policy
 //           (0 reject, 1 first_wins, 2 last_wins, 3 reject), bit 5 release the
 //           head after the split run (instead of the trailing-data check),
-//           bit 6 put an empty input before every chunk
+//           bit 6 put an empty input before every chunk, bit 7
+//           body_length_from_http_content_length
 //   byte 1  limits.header_block_bytes: < 0x80 itself, < 0xC0 (v - 0x80) * 64,
 //           else the default (64 KiB)
 //   byte 2  limits.header_count: < 0x40 itself, < 0x80 (v - 0x40) * 8,
-//           else the default (512)
+//           else the default (no limit)
 //   byte 3  limits.body_bytes: < 0x80 itself, < 0xC0 (v - 0x80) * 4096,
 //           else the default (unlimited)
 //   byte 4  chunking scheme, byte 5 its seed (see scgi_fuzz::make_cuts)
@@ -70,6 +71,7 @@ config read_config(const std::uint8_t* data) {
     }
     c.release = (flags & 0x20) != 0;
     c.empty_puts = (flags & 0x40) != 0;
+    c.options.body_length_from_http_content_length = (flags & 0x80) != 0;
 
     const std::size_t block = data[1];
     if (block < 0x80) {
@@ -235,6 +237,25 @@ outcome model(std::string_view in, const scgi::parser_options& opt) {
             length = length * 10 + d;  // wraps after overflow; value unused then
         }
         if (overflow) return fail(error::content_length_overflow);
+        // A forwarded HTTP Content-Length that is a number must agree.
+        const auto http = std::find_if(kept.begin(), kept.end(),
+                                       [](const auto& h) { return h.first == "HTTP_CONTENT_LENGTH"; });
+        if (http != kept.end() && !http->second.empty()) {
+            std::uint64_t forwarded = 0;
+            bool number = true;
+            for (const char c : http->second) {
+                const auto d = static_cast<std::uint64_t>(c - '0');
+                if (!is_digit(c) || forwarded > (UINT64_MAX - d) / 10) {
+                    number = false;
+                    break;
+                }
+                forwarded = forwarded * 10 + d;
+            }
+            if (number && forwarded != length) {
+                if (!opt.body_length_from_http_content_length) return fail(error::content_length_disagrees);
+                length = forwarded;
+            }
+        }
     }
 
     // SCGI.

@@ -116,6 +116,9 @@ const char* describe(error e) noexcept {
         return "write did not complete within the write timeout";
     case error::connect_timeout:
         return "connection was not established within the connect timeout";
+    case error::content_length_disagrees:
+        return "CONTENT_LENGTH differs from the forwarded HTTP Content-Length (HTTP_CONTENT_LENGTH); "
+               "nginx sends this with 'scgi_request_buffering off'";
     case error::unix_socket_group_unknown:
         return "the group for the Unix socket file (listen_options::unix_socket_group) does not exist";
     case error::spool_limit_exceeded:
@@ -165,6 +168,8 @@ public:
         case error::write_timeout:
         case error::connect_timeout:
             return condition::timed_out;
+        case error::content_length_disagrees:
+            return condition::protocol_violation;
         default:
             break;
         }

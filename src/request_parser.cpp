@@ -19,6 +19,8 @@ constexpr std::string_view content_length_name = "CONTENT_LENGTH";
 constexpr std::string_view scgi_name = "SCGI";
 constexpr std::uint64_t content_length_hash = detail::hash_name(content_length_name);
 constexpr std::uint64_t scgi_hash = detail::hash_name(scgi_name);
+constexpr std::string_view http_content_length_name = "HTTP_CONTENT_LENGTH";
+constexpr std::uint64_t http_content_length_hash = detail::hash_name(http_content_length_name);
 
 // Entries kept across reset(): enough for any ordinary request. A request
 // with more headers allocated for them; that memory goes with the request.
@@ -232,6 +234,16 @@ std::optional<error> request_parser::parse_block() {
         default: break;
         }
         h.content_length_ = value;
+        // The front end's copy of the HTTP Content-Length must agree: if it
+        // does not, the body that follows is not CONTENT_LENGTH bytes long.
+        if (special.http_content_length != special_headers::absent) {
+            unsigned long long forwarded = 0;
+            const auto text = h.value_of(h.entries_[special.http_content_length]);
+            if (detail::parse_decimal(text, forwarded) == 0 && forwarded != value) {
+                if (!options_.body_length_from_http_content_length) return error::content_length_disagrees;
+                h.content_length_ = forwarded;
+            }
+        }
     }
 
     if (special.scgi != special_headers::absent) {
@@ -280,6 +292,8 @@ std::optional<error> request_parser::split_block(special_headers& special) {
             special.content_length = entries.size();
         } else if (hash == scgi_hash && name == scgi_name) {
             special.scgi = entries.size();
+        } else if (hash == http_content_length_hash && name == http_content_length_name) {
+            special.http_content_length = entries.size();
         }
         // Grows to the largest request seen (kept across reset() up to
         // kept_entries); the block size bounds it (at most B / 3 entries).
@@ -395,6 +409,7 @@ std::optional<error> request_parser::deduplicate_hashed(special_headers& special
         const auto name = h.name_of(entries[i]);
         if (name == content_length_name) special.content_length = i;
         if (name == scgi_name) special.scgi = i;
+        if (name == http_content_length_name) special.http_content_length = i;
     }
     return std::nullopt;
 }

@@ -150,6 +150,13 @@ enum class error {
     // --- listening sockets, continued (caller's input) --------------------------
     /// `listen_options::unix_socket_group` names no group on this system.
     unix_socket_group_unknown,
+
+    // --- header block contents, continued ---------------------------------------
+    /// CONTENT_LENGTH differs from HTTP_CONTENT_LENGTH, the HTTP Content-Length
+    /// the front end forwarded: the body that follows is not CONTENT_LENGTH
+    /// bytes long. nginx does this with `scgi_request_buffering off` (see
+    /// `parser_options::body_length_from_http_content_length`).
+    content_length_disagrees,
 };
 
 /// Coarse groups of `error` values, for callers that branch on the kind of

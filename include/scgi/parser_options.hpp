@@ -40,6 +40,17 @@ struct parser_options {
 
     /// Duplicate header names (Apache can send them in unusual configurations).
     duplicate_policy duplicates = duplicate_policy::reject;
+
+    /// When CONTENT_LENGTH and HTTP_CONTENT_LENGTH (the HTTP Content-Length
+    /// the front end forwarded, if all digits) differ, take the latter as the
+    /// body's length instead of refusing the request with
+    /// `error::content_length_disagrees`. For nginx with
+    /// `scgi_request_buffering off`, which streams the body to the backend as
+    /// it arrives: its CONTENT_LENGTH is only the part of the body it had
+    /// read when it connected, and the whole body follows. With the switch,
+    /// `request_head::content_length()` is the real length; the CONTENT_LENGTH
+    /// header keeps nginx's value.
+    bool body_length_from_http_content_length = false;
 };
 
 }  // namespace scgi

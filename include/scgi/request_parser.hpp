@@ -77,7 +77,8 @@ public:
     ///
     /// Header block errors are reported once the whole declared block and its
     /// `,` have arrived, in this order: framing (`,`), structure (strings,
-    /// names, header count), duplicates, CONTENT_LENGTH rules, SCGI rules, body
+    /// names, header count), duplicates, CONTENT_LENGTH rules (its agreement
+    /// with HTTP_CONTENT_LENGTH last), SCGI rules, body
     /// limit. Length-prefix errors and `header_block_too_large` are reported at
     /// the offending byte, before anything is allocated.
     std::size_t put(std::string_view input, std::error_code& ec) {
@@ -162,6 +163,7 @@ private:
         static constexpr std::size_t absent = static_cast<std::size_t>(-1);
         std::size_t content_length = absent;
         std::size_t scgi = absent;
+        std::size_t http_content_length = absent;
     };
 
     std::size_t put_slow(std::string_view input, std::error_code& ec);

@@ -115,28 +115,38 @@ class NginxDeployment(DeploymentChecks, unittest.TestCase):
         self.assertEqual(len(r.body), len(body))
         self.assertEqual(sha256(r.body), sha256(body))
 
-    @unittest.expectedFailure
-    def test_request_buffering_off_content_length_never_silently_wrong(self):
+    def test_request_buffering_off_content_length_is_refused_not_silently_wrong(self):
         """With `scgi_request_buffering off`, a Content-Length upload reaches
-        the application with a wrong CONTENT_LENGTH (see above). The answer
-        must then be an error, never a 2xx with a truncated body.
-
-        Expected to fail until the library checks CONTENT_LENGTH against
-        HTTP_CONTENT_LENGTH (see tests/integration/README.md); remove the
-        decorator then (an unexpected success fails the run)."""
-        self.start_echo(("tcp", self.backend_port))
+        the application with a CONTENT_LENGTH that is only what nginx had read
+        (see above). The library compares it with HTTP_CONTENT_LENGTH and
+        refuses the request (error::content_length_disagrees, 400, a log line
+        naming the cause): an error, never a 2xx with a truncated body."""
+        echo = self.start_echo(("tcp", self.backend_port))
         fe = self.start_frontend(["nginx-request-buffering-off"])
         body = os.urandom(1 * MiB)
         outcomes = []
-        silently_wrong = []
         for label, headers in (("Expect: 100-continue", []), ("no Expect", ["Expect:"])):
             r = self.get(fe, "/app/upload/echo", data=body, headers=headers, max_time=30)
             outcomes.append("%s: %r, body intact: %s" % (label, r, r.body == body))
-            if 200 <= r.status < 300 and r.body != body:
-                silently_wrong.append(label)
-        record("nginx-request-buffering-off-echo.txt", "\n".join(outcomes) + "\n" + "echo's log:\n" + read_text(
-            self.box.path("echo.log")))
-        self.assertEqual(silently_wrong, [], "\n".join(outcomes))
+            self.assertEqual(r.status, 400, "%s: %r" % (label, r))
+            self.assertIn(b"scgi_request_buffering off", r.body, label)
+        log = read_text(self.box.path("echo.log"))
+        record("nginx-request-buffering-off-echo.txt", "\n".join(outcomes) + "\necho's log:\n" + log)
+        self.assertIn("CONTENT_LENGTH differs from the forwarded HTTP Content-Length", log)
+        echo.stop()
+
+    def test_request_buffering_off_streams_with_the_lenient_switch(self):
+        """With parser_options::body_length_from_http_content_length (echo
+        --nginx-unbuffered), the body length comes from HTTP_CONTENT_LENGTH:
+        uploads stream through nginx unbuffered and come back whole."""
+        self.start_echo(("tcp", self.backend_port), extra=["--nginx-unbuffered"])
+        fe = self.start_frontend(["nginx-request-buffering-off"])
+        body = os.urandom(8 * MiB)
+        for label, headers in (("Expect: 100-continue", []), ("no Expect", ["Expect:"])):
+            r = self.get(fe, "/app/upload/echo", data=body, headers=headers, max_time=30)
+            self.assertEqual(r.status, 200, "%s: %r" % (label, r))
+            self.assertEqual(len(r.body), len(body), label)
+            self.assertEqual(sha256(r.body), sha256(body), label)
 
 
 if __name__ == "__main__":

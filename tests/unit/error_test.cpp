@@ -8,7 +8,7 @@
 namespace {
 
 constexpr int first_error = static_cast<int>(scgi::error::need_more);
-constexpr int last_error = static_cast<int>(scgi::error::unix_socket_group_unknown);
+constexpr int last_error = static_cast<int>(scgi::error::content_length_disagrees);
 
 TEST(Error, CategoryIsNamedScgi) {
     EXPECT_STREQ(scgi::error_category().name(), "scgi");

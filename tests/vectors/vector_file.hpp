@@ -61,7 +61,7 @@ struct vector_file {
 
 /// Every scgi::error by its enumerator name. Values are 1..N in declaration
 /// order (error.hpp: append-only), which the runner checks.
-inline constexpr std::array<std::pair<std::string_view, error>, 51> error_names{{
+inline constexpr std::array<std::pair<std::string_view, error>, 52> error_names{{
     {"need_more", error::need_more},
     {"length_not_digit", error::length_not_digit},
     {"length_leading_zero", error::length_leading_zero},
@@ -113,6 +113,7 @@ inline constexpr std::array<std::pair<std::string_view, error>, 51> error_names{
     {"connect_timeout", error::connect_timeout},
     {"spool_limit_exceeded", error::spool_limit_exceeded},
     {"unix_socket_group_unknown", error::unix_socket_group_unknown},
+    {"content_length_disagrees", error::content_length_disagrees},
 }};
 
 inline std::optional<error> error_from_name(std::string_view name) {
@@ -275,6 +276,8 @@ inline bool load(const std::filesystem::path& path, kind what, vector_file& out,
                     out.options.allow_content_length_anywhere = true;
                 } else if (raw == "allow_missing_content_length") {
                     out.options.allow_missing_content_length = true;
+                } else if (raw == "body_length_from_http_content_length") {
+                    out.options.body_length_from_http_content_length = true;
                 } else if (raw == "duplicates=reject") {
                     out.options.duplicates = duplicate_policy::reject;
                 } else if (raw == "duplicates=first_wins") {

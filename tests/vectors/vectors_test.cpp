@@ -216,19 +216,22 @@ TEST(vector_files, are_found_and_well_named) {
 
 TEST(vector_files, cover_every_parser_error_and_switch) {
     std::set<scgi::error> request_errors;
-    bool switch_ok[3] = {};
-    bool switch_off_error[3] = {};
+    constexpr int switches = 4;
+    bool switch_ok[switches] = {};
+    bool switch_off_error[switches] = {};
     for (const auto& p : vec::list(vec::kind::request)) {
         vec::vector_file v;
         std::string problem;
         if (!vec::load(p, vec::kind::request, v, problem)) continue;  // reported by its own test
         if (v.expect == vec::expectation::error) request_errors.insert(v.expected_error);
-        const bool on[3] = {v.options.allow_missing_scgi, v.options.allow_content_length_anywhere,
-                            v.options.allow_missing_content_length};
-        const scgi::error broken[3] = {scgi::error::scgi_header_missing,
-                                       scgi::error::content_length_not_first,
-                                       scgi::error::content_length_missing};
-        for (int i = 0; i < 3; ++i) {
+        const bool on[switches] = {v.options.allow_missing_scgi, v.options.allow_content_length_anywhere,
+                                   v.options.allow_missing_content_length,
+                                   v.options.body_length_from_http_content_length};
+        const scgi::error broken[switches] = {scgi::error::scgi_header_missing,
+                                              scgi::error::content_length_not_first,
+                                              scgi::error::content_length_missing,
+                                              scgi::error::content_length_disagrees};
+        for (int i = 0; i < switches; ++i) {
             if (on[i] && v.expect == vec::expectation::ok) switch_ok[i] = true;
             if (!on[i] && v.expect == vec::expectation::error && v.expected_error == broken[i]) {
                 switch_off_error[i] = true;
@@ -241,10 +244,10 @@ TEST(vector_files, cover_every_parser_error_and_switch) {
           header_unterminated, odd_string_count, empty_name, duplicate_header, content_length_missing,
           content_length_not_first, content_length_invalid, content_length_overflow,
           content_length_duplicate, scgi_header_missing, scgi_header_invalid, header_block_too_large,
-          too_many_headers, body_too_large, trailing_data}) {
+          too_many_headers, body_too_large, trailing_data, content_length_disagrees}) {
         EXPECT_TRUE(request_errors.contains(e)) << "no request vector expects " << vec::name_of(e);
     }
-    for (int i = 0; i < 3; ++i) {
+    for (int i = 0; i < switches; ++i) {
         EXPECT_TRUE(switch_ok[i]) << "lenient switch " << i << " has no `expect: ok` vector";
         EXPECT_TRUE(switch_off_error[i]) << "lenient switch " << i << " has no error vector without it";
     }
