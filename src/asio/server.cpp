@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <fstream>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -740,6 +741,27 @@ struct server::impl {
             });
         }
         for (const auto& where : bound) log(log_level::info, "listening on " + where.to_string());
+        warn_if_reuse_port_loses_connections();
+    }
+
+    // Closing a SO_REUSEPORT listener resets the connections still queued on
+    // it, unless the kernel migrates them to the other listeners of the port
+    // (net.ipv4.tcp_migrate_req, Linux 5.14+, per network namespace). Said
+    // once at start, so a rolling restart's losses have a named cause.
+    void warn_if_reuse_port_loses_connections() const {
+        if (!options.listen.reuse_port) return;
+        const bool any_tcp = std::any_of(bound.begin(), bound.end(),
+                                         [](const endpoint& e) { return e.type() != endpoint::kind::unix_socket; });
+        if (!any_tcp) return;
+        std::ifstream setting("/proc/sys/net/ipv4/tcp_migrate_req");
+        char value = '0';
+        if (setting >> value && value != '0') return;
+        log(log_level::warning, setting ? "SO_REUSEPORT: net.ipv4.tcp_migrate_req is 0, so stopping this process "
+                                          "resets the connections still queued on its port; set it to 1 "
+                                          "(docs/scaling-out.md)"
+                                        : "SO_REUSEPORT: this kernel cannot migrate queued connections "
+                                          "(net.ipv4.tcp_migrate_req, Linux 5.14+): stopping this process resets "
+                                          "those still queued on its port (docs/scaling-out.md)");
     }
 
     // Accepts with accept4(SOCK_NONBLOCK | SOCK_CLOEXEC) first and waits for

@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <functional>
 #include <mutex>
@@ -186,6 +187,31 @@ TEST(Server, ThousandsOfHeadersWithinTheByteLimitAreServedByDefault) {
     const std::string response = round_trip(where, request);
     EXPECT_EQ(status_of(response), 200);
     EXPECT_EQ(body_of(response), "many headers");
+}
+
+// A rolling restart over SO_REUSEPORT loses the connections queued on the
+// stopping process's listener unless the kernel migrates them: the server
+// says so at start when it cannot.
+TEST(Server, ReusePortWarnsWhenTheKernelWillNotMigrateQueuedConnections) {
+    scgi::server_options options;
+    options.listen.reuse_port = true;
+    running_server s(options);
+    (void)s.listen_tcp();
+    s.server->start();
+    std::ifstream setting("/proc/sys/net/ipv4/tcp_migrate_req");
+    char value = '0';
+    const bool migrates = static_cast<bool>(setting >> value) && value != '0';
+    ASSERT_TRUE(eventually([&] { return s.log.contains("listening on"); }));
+    EXPECT_EQ(s.log.contains("SO_REUSEPORT:"), !migrates);
+    if (setting) {
+        EXPECT_EQ(s.log.contains("net.ipv4.tcp_migrate_req is 0"), !migrates);
+    }
+
+    running_server unix_only(options);  // nothing to say for a Unix socket
+    (void)unix_only.listen_unix();
+    unix_only.server->start();
+    ASSERT_TRUE(eventually([&] { return unix_only.log.contains("listening on"); }));
+    EXPECT_FALSE(unix_only.log.contains("SO_REUSEPORT:"));
 }
 
 TEST(Server, HandlerThatThrowsGets500AndALogLine) {
