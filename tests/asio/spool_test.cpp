@@ -159,7 +159,7 @@ TEST(SpoolLimits, DiscardedBodyNeedsNoSpool) {
 
 // A peer that leaves while the spool fills: the file is closed (it never had
 // a name, so nothing is left in the directory) and the slot serves on.
-void peer_leaves_mid_spool(bool with_reset) {
+void peer_leaves_mid_spool(bool unix_socket, bool with_reset) {
     temp_dir dir;
     const std::string spool_dir = dir.file("spool");
     std::filesystem::create_directory(spool_dir);
@@ -167,7 +167,7 @@ void peer_leaves_mid_spool(bool with_reset) {
     options.spool.memory_bytes = 4096;
     options.spool.directory = spool_dir;
     running_server s(options);
-    const auto where = s.listen_unix();
+    const auto where = unix_socket ? s.listen_unix() : s.listen_tcp();
     s.server->start();
     const std::string request = post("/answer-first", pattern(8 * 1024 * 1024));
     {
@@ -187,9 +187,9 @@ void peer_leaves_mid_spool(bool with_reset) {
     EXPECT_EQ(body_of(round_trip(where, post("/echo", "next"))), "next");
 }
 
-TEST(SpoolLimits, PeerClosingWhileTheSpoolFillsLeavesNothingBehind) { peer_leaves_mid_spool(false); }
+TEST_P(Spool, PeerClosingWhileTheSpoolFillsLeavesNothingBehind) { peer_leaves_mid_spool(GetParam(), false); }
 
-TEST(SpoolLimits, PeerResettingWhileTheSpoolFillsLeavesNothingBehind) { peer_leaves_mid_spool(true); }
+TEST_P(Spool, PeerResettingWhileTheSpoolFillsLeavesNothingBehind) { peer_leaves_mid_spool(GetParam(), true); }
 
 // Turned off, the rule no longer holds the response: a streaming handler
 // answers while the body still arrives (for peers that read while they write).
