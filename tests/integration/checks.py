@@ -3,11 +3,13 @@ with the `echo` example behind it. A test file subclasses `FrontEndChecks`
 once per transport and states what that front end really does (the
 variables it sends, how it treats chunked uploads, encoded paths, ...), and
 `DeploymentChecks` once for the situations a deployment meets (backend down,
-backend too slow, file hand-off, socket permissions)."""
+backend too slow, file hand-off, socket permissions, the front end's own
+buffering, a backend that answers while the body still arrives)."""
 
 import concurrent.futures
 import os
 import random
+import socket
 import time
 
 import harness
@@ -16,6 +18,8 @@ from harness import Echo, Sandbox, curl, sha256, stream_pattern, parse_env, reco
 KiB = 1024
 MiB = 1024 * KiB
 ECHO_SIZES = (0, 1, 100 * KiB, 8 * MiB, 64 * MiB)
+# Seconds between the two pieces of harness.TwoPieceBackend's answer.
+PIECE_PAUSE = 1.5
 
 
 def env_dict(pairs):
@@ -236,6 +240,18 @@ class DeploymentChecks(harness.SnippetUser):
     # back (lighttpd disables a failed backend for a while).
     recovery_seconds = 1
 
+    # What the front end's own buffering does with its plain <name>-tcp
+    # configuration (test_buffering): whether it connects to the backend and
+    # sends the body while the client is still sending it, and whether it
+    # passes a small response piece on to the client as soon as the backend
+    # writes it (rather than when its buffer fills or the response ends).
+    streams_request_body = False
+    streams_response = False
+    # Whether a backend that answers while the body still arrives (echo
+    # --full-duplex: receive_body_before_response = false) gets a body larger
+    # than the socket buffers through (test_full_duplex_backend).
+    full_duplex = False
+
     # Further snippets a subclass's own tests use.
     extra_snippets = ()
 
@@ -259,6 +275,23 @@ class DeploymentChecks(harness.SnippetUser):
         fe = self.frontend(self.box, [self.snippet(n, values) for n in snippet_names]).start()
         self.addCleanup(fe.stop)
         return fe
+
+    def start_frontend_text(self, texts, frontend=None):
+        """A front end (this class's, or `frontend`) with configuration text
+        the test made itself (see snippet_without)."""
+        fe = (frontend or self.frontend)(self.box, list(texts)).start()
+        self.addCleanup(fe.stop)
+        return fe
+
+    def snippet_without(self, name, line_part, values=None):
+        """The docs snippet `name` without its one line containing
+        `line_part`: the configuration a user gets by leaving that line out
+        (fails if there is no such single line, so that a changed snippet
+        cannot make the test run something else)."""
+        lines = self.snippet(name, values or self.values).splitlines(True)
+        kept = [l for l in lines if line_part not in l]
+        self.assertEqual(len(kept), len(lines) - 1, "snippet %s has no single line with %r" % (name, line_part))
+        return "".join(kept)
 
     def start_echo(self, where, **kw):
         echo = Echo(self.box, where, **kw)
@@ -337,3 +370,74 @@ class DeploymentChecks(harness.SnippetUser):
         self.assertIn(self.denied_log, fe.log())
         record("denied-%s.txt" % self.frontend.name, "HTTP %d\n%s\n" % (
             r.status, "\n".join(l for l in fe.log().splitlines() if self.denied_log in l)))
+
+    # --- buffering and streaming ------------------------------------------------
+
+    def measure_buffering(self, snippet_names, path="/app/buffering", extra_head=b""):
+        """One POST of 256 KiB, sent in two halves 1 s apart, through the front
+        end to harness.TwoPieceBackend (which answers once it has the whole
+        body, in two pieces PIECE_PAUSE s apart). Returns (whether the backend
+        had been connected before the second half was sent, seconds from the
+        end of the request to the first piece at the client)."""
+        backend = harness.TwoPieceBackend(PIECE_PAUSE, extra_head)
+        self.addCleanup(backend.close)
+        fe = self.start_frontend(snippet_names, dict(self.values, **{"4000": backend.port}))
+        size = 256 * KiB
+        data = b""
+        first = None
+        with socket.create_connection(("127.0.0.1", fe.port), timeout=15) as s:
+            s.sendall(b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
+                      b"Content-Length: %d\r\nConnection: close\r\n\r\n" % (path.encode(), size))
+            s.sendall(b"a" * (size // 2))
+            time.sleep(1.0)
+            connected_early = backend.accepted() > 0
+            s.sendall(b"a" * (size - size // 2))
+            sent = time.monotonic()
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+                if first is None and backend.FIRST in data:
+                    first = time.monotonic() - sent
+        fe.stop()  # (a test may start another in the same sandbox)
+        self.assertTrue(data.startswith(b"HTTP/1.1 200 "), data[:300])
+        self.assertIn(backend.SECOND, data)
+        self.assertIsNotNone(first)
+        self.assertEqual(backend.bodies, [size])
+        return connected_early, first
+
+    def check_buffering(self, label, snippet_names, streams_request_body, streams_response, **kw):
+        early, first = self.measure_buffering(snippet_names, **kw)
+        record("buffering-%s-%s.txt" % (self.frontend.name, label),
+               "%s: backend connected while the body was still arriving: %s; first response piece at the "
+               "client %.2f s after the request (the backend wrote it at once, the next %.1f s later)\n" % (
+                   " + ".join(snippet_names), early, first, PIECE_PAUSE))
+        self.assertEqual(early, streams_request_body, "backend connected before the whole body was sent")
+        if streams_response:
+            self.assertLess(first, PIECE_PAUSE / 2, "first response piece held by the front end")
+        else:
+            self.assertGreater(first, PIECE_PAUSE - 0.3, "first response piece passed on at once")
+
+    def test_buffering(self):
+        """What the front end's own buffering means for streaming, with the
+        plain configuration: whether the application sees an upload while it
+        arrives, and whether the client sees a response piece as soon as the
+        application writes it."""
+        self.check_buffering("default", ["%s-tcp" % self.frontend.name],
+                             self.streams_request_body, self.streams_response)
+
+    def test_full_duplex_backend(self):
+        """echo --full-duplex (receive_body_before_response = false) answers
+        each body piece as it arrives. A front end that stops sending the body
+        once the response has begun (nginx), or sends the whole body before it
+        reads anything (Apache), never gets a body larger than the socket
+        buffers through; one that reads while it sends (lighttpd) does."""
+        self.start_echo(("unix", self.socket_path), extra=["--full-duplex"])
+        fe = self.start_frontend(["%s-unix" % self.frontend.name])
+        body = os.urandom(4 * MiB)
+        r = self.get(fe, "/app/echo", data=body, max_time=5)
+        intact = r.status == 200 and r.body == body
+        record("full-duplex-%s.txt" % self.frontend.name, "4 MiB through %s-unix to echo --full-duplex: %r, "
+               "body intact: %s\n" % (self.frontend.name, r, intact))
+        self.assertEqual(intact, self.full_duplex, repr(r))

@@ -117,7 +117,7 @@ class Apache(FrontEnd):
             'PidFile "%s/apache.pid"' % d,
             'Mutex file:%s default' % run,
             'ErrorLog "%s"' % self.error_log,
-            "LogLevel warn proxy:info proxy_scgi:info",
+            "LogLevel warn proxy:info" + (" proxy_scgi:info" if "proxy_scgi" in self.modules else ""),
             "ServerName 127.0.0.1",
             "Listen 127.0.0.1:%d" % self.port,
             'DocumentRoot "%s"' % www,

@@ -559,6 +559,84 @@ def parse_scgi(data):
     return [(items[i].decode("latin-1"), items[i + 1]) for i in range(0, len(items), 2)], body
 
 
+class TwoPieceBackend:
+    """A TCP listener on 127.0.0.1 standing in for a backend that streams its
+    answer: it reads each request whole (CONTENT_LENGTH body bytes), answers
+    a head (with `extra_head`, e.g. b"X-Accel-Buffering: no\\r\\n") and the
+    piece FIRST, waits `pause` seconds, sends SECOND and closes. Records, per
+    connection, the body bytes received."""
+
+    FIRST = b"first-piece\n"
+    SECOND = b"second-piece\n"
+
+    def __init__(self, pause, extra_head=b""):
+        self.pause = pause
+        self.extra_head = extra_head
+        self.bodies = []  # per accepted connection: body bytes received so far
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self._sock.settimeout(0.2)
+        self.port = self._sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def accepted(self):
+        with self._lock:
+            return len(self.bodies)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        with self._lock:
+            index = len(self.bodies)
+            self.bodies.append(0)
+        conn.settimeout(15)
+        try:
+            with conn:
+                data = b""
+                while b"," not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                length, _, rest = data.partition(b":")
+                block, body = rest[:int(length)], rest[int(length) + 1:]
+                declared = int(block.split(b"\0")[1])  # CONTENT_LENGTH comes first
+                received = len(body)
+                while received < declared:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    received += len(chunk)
+                    with self._lock:
+                        self.bodies[index] = received
+                with self._lock:
+                    self.bodies[index] = received
+                conn.sendall(b"Status: 200 OK\r\nContent-Type: text/plain\r\n" + self.extra_head + b"\r\n" + self.FIRST)
+                if self._stop.wait(self.pause):
+                    return
+                conn.sendall(self.SECOND)
+        except OSError:
+            pass
+
+    def close(self):
+        self._stop.set()
+        self._sock.close()
+        self._thread.join(2)
+
+
 # --- configuration snippets of docs/ -----------------------------------------
 
 MARKER = re.compile(r"^<!-- config: ([A-Za-z0-9_.-]+) -->\s*$")

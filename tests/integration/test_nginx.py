@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """nginx 1.22 (Debian) in front of `echo`: `scgi_pass` over TCP and a Unix
 socket with `include scgi_params;`, X-Accel-Redirect, timeouts, a backend
-that is down, and `scgi_request_buffering off`."""
+that is down, buffering both ways, `scgi_request_buffering off`, and the
+lines users leave out (`include scgi_params;`, `client_max_body_size`)."""
 
 import os
 import unittest
@@ -60,7 +61,74 @@ class NginxDeployment(DeploymentChecks, unittest.TestCase):
     handoff = "uri"
     handoff_snippets = ("nginx-tcp", "nginx-file-handoff")
     handoff_denied_status = 404  # "unsafe URI ... was detected" in the error log
-    extra_snippets = ("nginx-request-buffering-off",)
+    # nginx reads the whole body before it connects (scgi_request_buffering
+    # on), holds small response pieces (scgi_buffering on), and stops sending
+    # the body once it has passed the response head on.
+    streams_request_body = False
+    streams_response = False
+    full_duplex = False
+    extra_snippets = ("nginx-request-buffering-off", "nginx-response-streaming")
+
+    def test_response_streaming(self):
+        """`scgi_buffering off` passes each response piece on as it arrives
+        (the request body is still buffered first)."""
+        self.check_buffering("scgi-buffering-off", ["nginx-response-streaming"], False, True,
+                             path="/app/events/progress")
+
+    def test_response_streaming_by_header(self):
+        """A response with `X-Accel-Buffering: no` is passed on unbuffered,
+        whatever scgi_buffering says."""
+        self.check_buffering("x-accel-buffering-no", ["nginx-tcp"], False, True,
+                             extra_head=b"X-Accel-Buffering: no\r\n")
+
+    def test_without_include_scgi_params(self):
+        """Without `include scgi_params;` nginx sends CONTENT_LENGTH and the
+        HTTP_* headers only, no SCGI header: the server refuses the request
+        with 400, and the body names the missing line."""
+        echo = self.start_echo(("tcp", self.backend_port))
+        fe = self.start_frontend_text([self.snippet_without("nginx-tcp", "include scgi_params;")])
+        r = self.get(fe, "/app/env")
+        record("nginx-without-scgi-params.txt", "%r\n%s" % (r, r.body.decode("utf-8", "replace")))
+        self.assertEqual(r.status, 400, repr(r))
+        self.assertIn(b"include scgi_params;", r.body)
+        self.assertIn("SCGI header is missing", read_text(self.box.path("echo.log")))
+        echo.stop()
+
+    def test_scgi_param_twice_is_refused(self):
+        """A second `scgi_param` for a name scgi_params already sets (here
+        HTTP_HOST, to keep the port) does not replace it: nginx sends the
+        name twice, and the server refuses the request with 400."""
+        self.start_echo(("tcp", self.backend_port))
+        text = self.snippet("nginx-tcp", self.values)
+        self.assertIn("include scgi_params;\n", text)
+        text = text.replace("include scgi_params;\n", "include scgi_params;\n    scgi_param HTTP_HOST $http_host;\n")
+        fe = self.start_frontend_text([text])
+        r = self.get(fe, "/app/env")
+        self.assertEqual(r.status, 400, repr(r))
+        self.assertIn(b"header name appears more than once", r.body)
+
+    def test_default_client_max_body_size(self):
+        """Without client_max_body_size, nginx refuses a body over 1 MiB
+        with 413 itself: the backend never sees the request."""
+        recorder = harness.Recorder(idle=1.0)
+        self.addCleanup(recorder.close)
+        values = dict(self.values, **{"4000": recorder.port})
+        fe = self.start_frontend_text([self.snippet_without("nginx-tcp", "client_max_body_size", values)])
+        r = self.get(fe, "/app/echo", data=os.urandom(1 * MiB + 1))
+        self.assertEqual(r.status, 413, repr(r))
+        self.assertIn(b"413 Request Entity Too Large", r.body)
+        self.assertEqual(recorder.connections, [])
+        r = self.get(fe, "/app/echo", data=os.urandom(1 * MiB))
+        self.assertEqual(r.status, 200, repr(r))
+        self.assertEqual(len(recorder.connections), 1)
+
+    def test_mount_without_trailing_slash(self):
+        """`location /app/` with scgi_pass answers /app with a 301 to /app/."""
+        self.start_echo(("tcp", self.backend_port))
+        fe = self.start_frontend(["nginx-tcp"])
+        r = self.get(fe, "/app")
+        self.assertEqual(r.status, 301, repr(r))
+        self.assertEqual(r.headers.get("location"), fe.url("/app/"))
 
     def test_request_buffering_off_what_nginx_sends(self):
         """Records the bytes nginx sends with `scgi_request_buffering off`.
