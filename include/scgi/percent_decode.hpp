@@ -17,7 +17,7 @@ enum class plus_decoding {
     to_space,
 };
 
-/// Appends `input` to `out` with every `%XY` (X, Y hexadecimal digits, either
+/// Appends `input` to `out` with every `\%XY` (X, Y hexadecimal digits, either
 /// case) replaced by the byte 0xXY. The result is raw bytes: `%00` yields a
 /// NUL and no UTF-8 check is made.
 ///

@@ -86,7 +86,7 @@ private:
 };
 
 /// The value of the first parameter whose decoded name is `name`, decoded
-/// (`%XY` and `+` as space). `std::nullopt` if there is none, or on error.
+/// (`\%XY` and `+` as space). `std::nullopt` if there is none, or on error.
 ///
 /// Error: `error::bad_percent_encoding` in the name or value of a parameter
 /// examined before the match (names) or of the match (its value).
