@@ -477,25 +477,20 @@ def split_cgi_response(raw):
     return status, headers, body
 
 
-class Recorder:
-    """A TCP listener on 127.0.0.1 standing in for a backend: records every
-    byte each connection sends (until the peer half-closes, or `idle`
-    seconds pass without a byte), then answers `reply` (None: never answers
-    and holds the connection open until stopped)."""
+class FakeBackend:
+    """A TCP listener on 127.0.0.1 standing in for a backend: accepts on a
+    thread of its own and serves each connection on another (`_serve`,
+    defined by the subclass), until `close()`."""
 
-    def __init__(self, reply=b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nrecorded\n", idle=1.0):
-        self.reply = reply
-        self.idle = idle
-        self.connections = []  # bytes received per connection, in accept order
+    def __init__(self, backlog):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(64)
+        self._sock.listen(backlog)
         self._sock.settimeout(0.2)
         self.port = self._sock.getsockname()[1]
-        self._held = []
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -508,6 +503,28 @@ class Recorder:
             except OSError:
                 return
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        raise NotImplementedError
+
+    def close(self):
+        self._stop.set()
+        self._sock.close()
+        self._thread.join(2)
+
+
+class Recorder(FakeBackend):
+    """A backend that records every byte each connection sends (until the
+    peer half-closes, or `idle` seconds pass without a byte), then answers
+    `reply` (None: never answers and holds the connection open until
+    stopped)."""
+
+    def __init__(self, reply=b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nrecorded\n", idle=1.0):
+        self.reply = reply
+        self.idle = idle
+        self.connections = []  # bytes received per connection, in accept order
+        self._held = []
+        super().__init__(backlog=64)
 
     def _serve(self, conn):
         with self._lock:
@@ -533,9 +550,7 @@ class Recorder:
             pass
 
     def close(self):
-        self._stop.set()
-        self._sock.close()
-        self._thread.join(2)
+        super().close()
         with self._lock:
             for c in self._held:
                 try:
@@ -559,9 +574,9 @@ def parse_scgi(data):
     return [(items[i].decode("latin-1"), items[i + 1]) for i in range(0, len(items), 2)], body
 
 
-class TwoPieceBackend:
-    """A TCP listener on 127.0.0.1 standing in for a backend that streams its
-    answer: it reads each request whole (CONTENT_LENGTH body bytes), answers
+class TwoPieceBackend(FakeBackend):
+    """A backend that streams its answer: it reads each request whole
+    (CONTENT_LENGTH body bytes), answers
     a head (with `extra_head`, e.g. b"X-Accel-Buffering: no\\r\\n") and the
     piece FIRST, waits `pause` seconds, sends SECOND and closes. Records, per
     connection, the body bytes received."""
@@ -573,30 +588,11 @@ class TwoPieceBackend:
         self.pause = pause
         self.extra_head = extra_head
         self.bodies = []  # per accepted connection: body bytes received so far
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(16)
-        self._sock.settimeout(0.2)
-        self.port = self._sock.getsockname()[1]
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        super().__init__(backlog=16)
 
     def accepted(self):
         with self._lock:
             return len(self.bodies)
-
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn):
         with self._lock:
@@ -630,11 +626,6 @@ class TwoPieceBackend:
                 conn.sendall(self.SECOND)
         except OSError:
             pass
-
-    def close(self):
-        self._stop.set()
-        self._sock.close()
-        self._thread.join(2)
 
 
 # --- configuration snippets of docs/ -----------------------------------------
