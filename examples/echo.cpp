@@ -147,11 +147,15 @@ command_line parse(int argc, char** argv) {
         if (arg == "--help" || arg == "-h") {
             line.help = true;
         } else if (arg == "--threads") {
-            line.options.threads = static_cast<unsigned>(number(value(i), 10, "--threads"));
+            const unsigned long threads = number(value(i), 10, "--threads");
+            if (threads == 0 || threads > 1024) throw std::invalid_argument("--threads must be 1 to 1024");
+            line.options.threads = static_cast<unsigned>(threads);
         } else if (arg == "--reuse-port") {
             line.options.listen.reuse_port = true;
         } else if (arg == "--socket-mode") {
-            line.options.listen.unix_socket_mode = static_cast<mode_t>(number(value(i), 8, "--socket-mode"));
+            const unsigned long mode = number(value(i), 8, "--socket-mode");
+            if (mode > 07777) throw std::invalid_argument("--socket-mode must be an octal mode up to 7777");
+            line.options.listen.unix_socket_mode = static_cast<mode_t>(mode);
         } else if (arg == "--socket-group") {
             line.options.listen.unix_socket_group = value(i);
         } else if (arg == "--full-duplex") {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <utility>
 
@@ -26,14 +27,26 @@ constexpr std::uint64_t http_content_length_hash = detail::hash_name(http_conten
 // with more headers allocated for them; that memory goes with the request.
 constexpr std::size_t kept_entries = 1024;
 
-// A seed nobody outside the process can predict: where this parser and the
-// program were loaded (ASLR) and when the parser was made.
+// A seed nobody outside the process can predict: 64 random bits drawn once
+// per process (std::random_device: the kernel's getrandom on Linux), mixed
+// with where this parser lives. Should the device fail, the clock and the
+// addresses (ASLR) still vary it.
 std::uint64_t make_hash_seed(const void* parser) noexcept {
-    static const int anchor = 0;
-    const auto now = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-    const auto where = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(parser)) ^
-                       (static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&anchor)) << 17);
-    return detail::hash_whole_name(std::string_view(reinterpret_cast<const char*>(&where), sizeof where), now);
+    static const std::uint64_t process_seed = [] {
+        static const int anchor = 0;
+        std::uint64_t seed =
+            static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+            static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&anchor));
+        try {
+            std::random_device device;
+            seed ^= (std::uint64_t{device()} << 32) | device();
+        } catch (...) {
+        }
+        return seed;
+    }();
+    const auto where = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(parser));
+    return detail::hash_whole_name(std::string_view(reinterpret_cast<const char*>(&where), sizeof where),
+                                   process_seed);
 }
 
 }  // namespace

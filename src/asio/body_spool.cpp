@@ -22,6 +22,8 @@ std::string spool_directory(const spool_options& options) {
 
 }  // namespace
 
+body_spool::body_spool(const spool_options& options) : options_(&options), directory_(spool_directory(options)) {}
+
 void body_spool::reserve(std::uint64_t expected) {
     memory_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(expected, options_->memory_bytes)));
 }
@@ -87,7 +89,7 @@ void body_spool::clear() noexcept {
 // File systems without it get a named file, unlinked before anything is
 // written to it.
 std::error_code body_spool::open_file() {
-    const std::string directory = spool_directory(*options_);
+    const std::string& directory = directory_;
     file_ = ::open(directory.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (file_ >= 0) return {};
     if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) return last_error();

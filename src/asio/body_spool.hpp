@@ -24,8 +24,9 @@ namespace scgi::detail {
 /// `clear()`.
 class body_spool {
 public:
-    /// `options` must outlive the spool.
-    explicit body_spool(const spool_options& options) noexcept : options_(&options) {}
+    /// `options` must outlive the spool. An empty `options.directory` is
+    /// resolved here, once: `$TMPDIR`, else `/tmp`.
+    explicit body_spool(const spool_options& options);
     ~body_spool() { clear(); }
     body_spool(const body_spool&) = delete;
     body_spool& operator=(const body_spool&) = delete;
@@ -65,6 +66,7 @@ private:
     std::error_code write_file(std::string_view bytes);
 
     const spool_options* options_;
+    std::string directory_;        // where the file goes
     std::string memory_;           // the first bytes, up to memory_bytes
     int file_ = -1;                // the rest, if any
     std::uint64_t file_size_ = 0;

@@ -262,21 +262,38 @@ listening_socket listen_unix(const asio::any_io_executor& ex, const endpoint& ep
         ec = last_error();
         return failed(ex, ep);
     }
-    // chown and chmod, not fchown/fchmod: on Linux those change the socket's
-    // inode, not the file. Before listen(), so no connection can be made
-    // with the umask's permissions or the wrong group.
+    if (!S_ISSOCK(st.st_mode)) {  // replaced right after bind: not ours to touch
+        ec = error::unix_path_not_socket;
+        return failed(ex, ep);
+    }
+    // By path, not fchown/fchmod: on Linux those change the socket's inode,
+    // not the file. Never through a symlink (AT_SYMLINK_NOFOLLOW), and the
+    // file must still be the one bound, so that a path swapped meanwhile in
+    // a directory others can write cannot make a root server change another
+    // file. Before listen(), so no connection can be made with the umask's
+    // permissions or the wrong group.
     if (!opt.unix_socket_group.empty()) {
         gid_t group = 0;
         ec = find_group(opt.unix_socket_group, group);
-        if (!ec && ::chown(path.c_str(), static_cast<uid_t>(-1), group) != 0) ec = last_error();
+        if (!ec && ::fchownat(AT_FDCWD, path.c_str(), static_cast<uid_t>(-1), group, AT_SYMLINK_NOFOLLOW) != 0) {
+            ec = last_error();
+        }
         if (ec) {
             remove_if_same(path, st.st_dev, st.st_ino);
             return failed(ex, ep);
         }
     }
-    if (::chmod(path.c_str(), opt.unix_socket_mode) != 0) {
+    // (C libraries before glibc 2.32 refuse AT_SYMLINK_NOFOLLOW for chmod:
+    // then plain chmod, the inode check below still catching a swap.)
+    if (::fchmodat(AT_FDCWD, path.c_str(), opt.unix_socket_mode, AT_SYMLINK_NOFOLLOW) != 0 &&
+        (errno != EOPNOTSUPP || ::chmod(path.c_str(), opt.unix_socket_mode) != 0)) {
         ec = last_error();
         remove_if_same(path, st.st_dev, st.st_ino);
+        return failed(ex, ep);
+    }
+    struct ::stat after {};
+    if (::lstat(path.c_str(), &after) != 0 || !same_file(after, st.st_dev, st.st_ino)) {
+        ec = error::unix_path_not_socket;
         return failed(ex, ep);
     }
     acceptor.listen(opt.backlog, ec);

@@ -143,13 +143,26 @@ struct connection_slot {
     // by then: the handler's response was refused because the body was too
     // large to spool (413), idle (408) or the spool failed (500). 0: nothing.
     int refusal_status = 0;
-    bool spool_failed = false;  // the spool's file could not be opened or written
+    // The spool's file could not be opened or written: bytes of the body are
+    // lost, so every read after the spooled ones returns this error.
+    std::error_code spool_error;
+    // A body read failed (timeout, the peer gone): the response no longer
+    // waits for the body, which is not coming.
+    bool body_failed = false;
 
     // True while nothing of the response has reached the socket.
     bool nothing_sent() const noexcept { return !head_written || head_pending; }
 
     // Body bytes the handler may still read: spooled, then on the socket.
     std::uint64_t body_unread() const noexcept { return spool.unread() + parser.body_remaining(); }
+
+    // True if a response byte must wait for the rest of the body
+    // (server_options::receive_body_before_response): some of it is still
+    // on the socket, and the body has not failed.
+    bool must_receive_body_first() const noexcept {
+        return options->receive_body_before_response && !parser.is_done() && !body_failed &&
+               buffer.data().size() < parser.body_remaining();
+    }
 
     void arm(std::chrono::milliseconds timeout) noexcept {
         timed_out = false;
@@ -326,9 +339,11 @@ struct connection_slot {
     }
 
     // Receives the rest of the request body: into the spool if `keep`, for
-    // the handler's later reads; else dropped. Errors: those of a body read
-    // (`body_timeout`, `partial_request`, the socket's), `trailing_data` for
-    // bytes after the body, or the spool file's (`spool_failed` is then set).
+    // the handler's later reads; else dropped. Bytes after the body are
+    // dropped too (the drain after the answer would drop them anyway).
+    // Errors: those of a body read (`body_timeout`, `partial_request`, the
+    // socket's; `body_failed` is then set) or the spool file's (then in
+    // `spool_error`).
     //
     // `buffer` is read from but never into: the handler may be writing a
     // piece that is a view into it. New bytes land in the spool's staging
@@ -350,23 +365,26 @@ struct connection_slot {
                 ec = timeout_or(ec, error::body_timeout);
             }
             if (ec == asio::error::eof) parser.put_eof(ec);  // partial_request: the body is short
-            if (!ec) ec = take_body({area.data(), n}, keep);
+            if (ec) {
+                body_failed = true;
+                break;
+            }
+            ec = take_body({area.data(), n}, keep);
         }
         co_return ec;
     }
 
     // Feeds received body bytes to the parser, and its pieces to the spool if
-    // `keep`. Every byte must belong to the body.
+    // `keep`; bytes after the end of the body are dropped.
     std::error_code take_body(std::string_view bytes, bool keep) {
-        while (!bytes.empty()) {
-            if (parser.is_done()) return error::trailing_data;
+        while (!bytes.empty() && !parser.is_done()) {
             std::error_code ec;
             bytes.remove_prefix(parser.put(bytes, ec));
             if (ec) return ec;
             if (!keep) continue;
-            if (const auto spool_error = spool.append(parser.body_piece())) {
-                spool_failed = true;
-                return spool_error;
+            if (const auto failure = spool.append(parser.body_piece())) {
+                spool_error = failure;
+                return failure;
             }
         }
         return {};
@@ -389,7 +407,7 @@ struct connection_slot {
             co_return error::spool_limit_exceeded;
         }
         const std::error_code ec = co_await receive_rest_of_body(true);
-        if (spool_failed) {
+        if (spool_error) {
             refusal_status = 500;
             log_line(*options, log_level::error, "cannot spool the request body: " + ec.message());
         } else if (ec == error::body_timeout) {
@@ -444,7 +462,8 @@ struct connection_slot {
         head_pending = false;
         write_error = {};
         refusal_status = 0;
-        spool_failed = false;
+        spool_error = {};
+        body_failed = false;
     }
 };
 
@@ -515,11 +534,14 @@ asio::awaitable<std::tuple<std::error_code, std::string_view>> request::read_bod
         const std::string_view piece = c.spool.next(c.buffer.capacity(), ec);
         co_return result{ec, piece};
     }
+    // The rest of the body never reached the spool: never a silent gap.
+    if (c.spool_error) co_return result{c.spool_error, std::string_view{}};
     if (c.parser.is_done()) co_return result{};
     // Bytes already received or receivable now: no trip through the scheduler.
     std::error_code ec;
     if (!c.buffer.empty() || c.read_now(ec)) {
         if (!ec) c.buffer.consume(c.parser.put(c.buffer.data(), ec));
+        c.body_failed = c.body_failed || static_cast<bool>(ec);
         co_return result{ec, ec ? std::string_view{} : c.parser.body_piece()};
     }
     std::error_code wait_error;
@@ -528,6 +550,7 @@ asio::awaitable<std::tuple<std::error_code, std::string_view>> request::read_bod
     c.arm(c.options->body_timeout);
     auto [read_error, piece] = co_await async_read_body_some(*socket, c.buffer, c.parser, detail::use_tuple);
     c.disarm();
+    c.body_failed = c.body_failed || static_cast<bool>(read_error);
     co_return result{c.timeout_or(read_error, error::body_timeout), piece};
 }
 
@@ -571,7 +594,7 @@ asio::awaitable<std::error_code> response_writer::write(std::string_view body_pi
     connection_slot& c = *slot_;
     if (!c.head_written) throw std::logic_error("scgi::response_writer: write before write_head");
     if (c.write_error) co_return c.write_error;
-    if (c.nothing_sent() && c.options->receive_body_before_response && !c.parser.is_done()) {
+    if (c.nothing_sent() && c.must_receive_body_first()) {
         if (const auto ec = co_await c.hold_body_for_response()) {
             c.write_error = ec;
             co_return ec;
@@ -757,11 +780,12 @@ struct server::impl {
         char value = '0';
         if (setting >> value && value != '0') return;
         log(log_level::warning, setting ? "SO_REUSEPORT: net.ipv4.tcp_migrate_req is 0, so stopping this process "
-                                          "resets the connections still queued on its port; set it to 1 "
-                                          "(docs/scaling-out.md)"
+                                          "resets the connections the kernel hands its listener while it "
+                                          "closes; set it to 1 (docs/scaling-out.md)"
                                         : "SO_REUSEPORT: this kernel cannot migrate queued connections "
                                           "(net.ipv4.tcp_migrate_req, Linux 5.14+): stopping this process resets "
-                                          "those still queued on its port (docs/scaling-out.md)");
+                                          "the connections the kernel hands its listener while it closes "
+                                          "(docs/scaling-out.md)");
     }
 
     // Accepts with accept4(SOCK_NONBLOCK | SOCK_CLOEXEC) first and waits for
@@ -1031,14 +1055,13 @@ struct server::impl {
     // response, or its response was refused). A held-back head is dropped.
     // The rule holds for the server's own answers too: with
     // `receive_body_first`, the rest of the body is received first, and
-    // dropped, unless it is over the spool's limit (then, as for a body that
-    // is idle or too large, the answer goes now and the connection closes
-    // after it).
+    // dropped, unless it is over the spool's limit or its reading failed
+    // (then the answer goes now, and the drain after it takes what still
+    // comes before the connection closes).
     asio::awaitable<void> answer_after_handler(connection_slot& c, int status, std::string_view text,
                                                bool receive_body_first = true) {
         c.head_pending = false;
-        if (receive_body_first && options.receive_body_before_response &&
-            c.parser.body_remaining() <= options.spool.max_bytes) {
+        if (receive_body_first && c.must_receive_body_first() && c.parser.body_remaining() <= options.spool.max_bytes) {
             // An error here means nobody is left to answer (or the front end
             // idled past body_timeout).
             const std::error_code ec = co_await c.receive_rest_of_body(false);
@@ -1073,6 +1096,13 @@ struct server::impl {
             }
             co_return;
         }
+        if (!c.head_written) {
+            log(log_level::error, "handler returned without a response on " + what());
+            co_await answer_after_handler(c, 500, "Internal Server Error");
+            co_return;
+        }
+        // Sends a head still held back; it may itself wait for the body.
+        if (c.head_pending && !c.write_error) co_await writer.finish();
         if (c.refusal_status != 0 && c.nothing_sent()) {
             // The response was refused (and logged) while it waited for the
             // body: the server answers instead.
@@ -1082,14 +1112,7 @@ struct server::impl {
             const bool ours = c.refusal_status == 500;
             const std::string text = ours ? std::string("Internal Server Error") : c.write_error.message();
             co_await answer_after_handler(c, c.refusal_status, text, /*receive_body_first=*/ours);
-            co_return;
         }
-        if (!c.head_written) {
-            log(log_level::error, "handler returned without a response on " + what());
-            co_await answer_after_handler(c, 500, "Internal Server Error");
-            co_return;
-        }
-        if (c.head_pending && !c.write_error) co_await writer.finish();
     }
 
     // True if the front end may still be sending once our answer is
@@ -1097,7 +1120,8 @@ struct server::impl {
     // head. Closing a socket with unread input resets the connection, which
     // can make the front end lose the answer.
     bool peer_may_send(const connection_slot& c) const noexcept {
-        return (!c.parser.is_done() || !c.buffer.empty()) && !c.write_error && !stop_requested;
+        const bool socket_failed = c.write_error && c.refusal_status == 0;
+        return (!c.parser.is_done() || !c.buffer.empty()) && !socket_failed && !c.body_failed && !stop_requested;
     }
 
     // Says our answer is complete (shutdown of our side), then reads and

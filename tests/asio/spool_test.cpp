@@ -157,6 +157,94 @@ TEST(SpoolLimits, DiscardedBodyNeedsNoSpool) {
     EXPECT_EQ(body_of(response), "refused; unread 0");
 }
 
+// A handler that writes only a head leaves it to the server's finish() to
+// send it, which is then what waits for the body: a refusal there must
+// still be answered (413 for too large, 500 when the spool fails).
+TEST(SpoolLimits, RefusalWhenTheServerSendsAHeldBackHeadIsAnswered) {
+    temp_dir dir;
+    scgi::server_options options;
+    options.spool.max_bytes = 100'000;
+    options.spool.memory_bytes = 1024;
+    running_server s(options);
+    const auto where = s.listen_tcp();
+    s.server->start();
+    peer p(where);
+    std::thread sender([&] { (void)p.send(post("/head-only", pattern(200'000))); });
+    const std::string too_large = p.receive_all();
+    sender.join();
+    EXPECT_EQ(status_of(too_large), 413) << too_large.substr(0, 60);
+
+    scgi::server_options broken = options;
+    broken.spool.directory = dir.file("no-such-directory");
+    running_server t(broken);
+    const auto other = t.listen_tcp();
+    t.server->start();
+    EXPECT_EQ(status_of(round_trip(other, post("/head-only", pattern(50'000)))), 500);
+}
+
+// When the spool's file fails, the handler's reads after the spooled bytes
+// return that error: the body never silently loses its middle.
+TEST(SpoolLimits, ReadsAfterASpoolFailureReturnItsError) {
+    temp_dir dir;
+    scgi::server_options options;
+    options.spool.memory_bytes = 1024;
+    options.spool.directory = dir.file("no-such-directory");
+    running_server s(options);
+    const auto where = s.listen_unix();
+    s.server->start();
+    const std::string body = pattern(300'000);
+    EXPECT_EQ(status_of(round_trip(where, post("/answer-first", body))), 500);
+    ASSERT_TRUE(eventually([&] { return !s.app.errors_read().empty(); }));
+    EXPECT_EQ(s.app.errors_read()[0], std::errc::no_such_file_or_directory) << s.app.errors_read()[0].message();
+    const std::string got = s.app.bodies_read()[0];
+    EXPECT_LT(got.size(), body.size());
+    EXPECT_TRUE(got == body.substr(0, got.size())) << "what was read is not a prefix of the body";
+}
+
+// Bytes after the body, met while the response waits for it, are dropped
+// as the drain after an answer drops them: the answer still goes out.
+TEST(SpoolLimits, BytesAfterTheBodyDuringTheWaitAreDropped) {
+    running_server s;
+    const auto where = s.listen_tcp();
+    s.server->start();
+    const std::string body = pattern(300'000);
+    const std::string response = round_trip(where, post("/answer-first", body) + "JUNK");
+    EXPECT_EQ(status_of(response), 200);
+    EXPECT_EQ(body_of(response), "answered first");
+    ASSERT_TRUE(eventually([&] { return !s.app.bodies_read().empty(); }));
+    EXPECT_TRUE(s.app.bodies_read()[0] == body);
+    EXPECT_FALSE(s.app.errors_read()[0]) << s.app.errors_read()[0].message();
+}
+
+// A body that arrived whole with the head needs no spool, whatever its limit.
+TEST(SpoolLimits, BodyAlreadyReceivedNeedsNoSpool) {
+    scgi::server_options options;
+    options.spool.max_bytes = 0;
+    running_server s(options);
+    const auto where = s.listen_unix();
+    s.server->start();
+    const std::string response = round_trip(where, post("/answer-first", "ten bytes!"));
+    EXPECT_EQ(status_of(response), 200);
+    ASSERT_TRUE(eventually([&] { return !s.app.bodies_read().empty(); }));
+    EXPECT_EQ(s.app.bodies_read()[0], "ten bytes!");
+}
+
+// A handler whose body read failed answers at once with its own response:
+// the body is not coming, so nothing waits for it a second time.
+TEST(SpoolLimits, AnswerAfterAFailedBodyReadDoesNotWaitForTheBody) {
+    scgi::server_options options;
+    options.body_timeout = std::chrono::milliseconds(300);
+    running_server s(options);
+    const auto where = s.listen_tcp();
+    s.server->start();
+    peer p(where);
+    const std::string request = post("/read-then-answer", pattern(100'000));
+    ASSERT_TRUE(p.send(std::string_view(request).substr(0, request.size() / 2)));
+    const std::string response = p.receive_all();
+    EXPECT_EQ(status_of(response), 422) << response.substr(0, 80);
+    EXPECT_EQ(body_of(response), "no request body bytes arrived within the body timeout");
+}
+
 // A peer that leaves while the spool fills: the file is closed (it never had
 // a name, so nothing is left in the directory) and the slot serves on.
 void peer_leaves_mid_spool(bool unix_socket, bool with_reset) {

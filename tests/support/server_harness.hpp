@@ -162,15 +162,22 @@ struct log_record {
 
 // The echo contract's /echo, streaming; /throw throws; /silent answers nothing;
 // /wait sleeps `wait_for` before answering; /answer-first answers, then reads
-// the body and records it; /discard drops the body and answers 403.
+// the body and records it and how the reading ended; /head-only writes only
+// a head and returns; /read-then-answer reads the body, then answers 200 "read N"
+// or 422 with the read's error; /discard drops the body and answers 403.
 struct test_app {
     std::chrono::milliseconds wait_for{0};
     std::mutex mutex;
     std::vector<std::string> bodies_read_after_answer;  // by /answer-first
+    std::vector<std::error_code> read_errors;           // how each of those reads ended
 
     std::vector<std::string> bodies_read() {
         std::lock_guard lock(mutex);
         return bodies_read_after_answer;
+    }
+    std::vector<std::error_code> errors_read() {
+        std::lock_guard lock(mutex);
+        return read_errors;
     }
 
     scgi::handler handler() {
@@ -187,17 +194,41 @@ struct test_app {
                 throw std::runtime_error("handler failure mid-body");
             }
             if (path == "/silent") co_return;
+            if (path == "/head-only") {
+                // Only a head, left for the server to send; the body unread.
+                co_await res.write_head(scgi::response_head{});
+                co_return;
+            }
             if (path == "/answer-first") {
                 // The whole answer before any body byte is read; the body after.
-                co_await res.send(scgi::response::text(200, "answered first"));
+                const scgi::response answer = scgi::response::text(200, "answered first");
+                co_await res.send(answer);
                 std::string body;
+                std::error_code ended;
                 for (;;) {
                     auto [ec, piece] = co_await req.read_body_some();
+                    ended = ec;
                     if (ec || piece.empty()) break;
                     body += piece;
                 }
                 std::lock_guard lock(mutex);
                 bodies_read_after_answer.push_back(std::move(body));
+                read_errors.push_back(ended);
+                co_return;
+            }
+            if (path == "/read-then-answer") {
+                // Reads until the body ends or fails, then answers with what happened.
+                std::uint64_t bytes = 0;
+                std::error_code ended;
+                for (;;) {
+                    auto [ec, piece] = co_await req.read_body_some();
+                    ended = ec;
+                    if (ec || piece.empty()) break;
+                    bytes += piece.size();
+                }
+                const scgi::response answer = ended ? scgi::response::text(422, ended.message())
+                                                    : scgi::response::text(200, "read " + std::to_string(bytes));
+                co_await res.send(answer);
                 co_return;
             }
             if (path == "/discard") {

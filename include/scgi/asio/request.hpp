@@ -26,7 +26,10 @@ struct server_access;
 /// so a large upload never has to fit in memory.
 ///
 /// Owned by the server; valid for the handler's run. Not thread-safe: use it
-/// from the handler's coroutine only.
+/// from the handler's coroutine only, one operation at a time, and never
+/// while a `response_writer` operation of the same request is in progress
+/// (not both branches of one `parallel_group` or `||`): a response write may
+/// itself read the rest of the body.
 class request {
 public:
     /// The parsed header block: `method()`, `uri()`, `path()`, `query()`,
@@ -62,7 +65,7 @@ public:
     /// Reads the rest of the body and drops it, spooling nothing (and drops
     /// spooled bytes not read yet). For a handler that answers without the
     /// body, e.g. refusing an upload: its response then waits for no spool.
-    /// Errors as `read_body_some`; after it `body_remaining()` is 0.
+    /// Errors as `read_body_some`; on success `body_remaining()` is 0.
     asio::awaitable<std::error_code> discard_body();
 
 private:

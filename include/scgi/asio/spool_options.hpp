@@ -15,12 +15,15 @@ namespace scgi {
 ///
 /// The spool is per request: memory first, then an unlinked temporary file
 /// (no name in any directory, so nothing is left behind whatever happens to
-/// the process). A request whose body fits in the read buffer, or whose
-/// handler reads the body before answering, never touches it.
+/// the process). A request whose body has been received by the time the
+/// response starts (it came with the head, or the handler read it first)
+/// never touches it.
 struct spool_options {
     /// Body bytes kept in memory per request before the rest goes to a
     /// temporary file. The memory is allocated when spooling starts (at most
-    /// this much, or the body's size if smaller) and freed with the request.
+    /// this much, or the body's size if smaller) and freed with the request;
+    /// so is a staging buffer of `server_options::read_buffer_size` that
+    /// bytes are received into (also when the server only drops a body).
     std::size_t memory_bytes = 64 * 1024;
 
     /// The most body bytes one request may spool (memory and file together),
@@ -32,10 +35,12 @@ struct spool_options {
     /// spool this much.
     std::uint64_t max_bytes = std::uint64_t{1} << 30;
 
-    /// Directory for the temporary files. Empty: `$TMPDIR`, or `/tmp` if
-    /// unset. Files are opened with O_TMPFILE (never visible in the
-    /// directory); where the file system lacks it, created with mkstemp(3)
-    /// and unlinked at once. Mode 0600.
+    /// Directory for the temporary files. Empty: `$TMPDIR` as it is when the
+    /// server is made, or `/tmp` if unset. Files are opened with O_TMPFILE
+    /// (never visible in the directory); where the file system lacks it,
+    /// created with mkstemp(3) and unlinked at once. Mode 0600. On a tmpfs
+    /// (a `/tmp` of Debian 13, systemd's `PrivateTmp=`) the "disk" is memory:
+    /// it does not count in the process's RSS, but it is RAM.
     std::string directory;
 };
 
