@@ -4,6 +4,8 @@
 // killed at the end of a test.
 #include <gtest/gtest.h>
 
+#include "echo_process.hpp"
+#include "send_all.hpp"
 #include "temp_dir.hpp"
 
 #include <algorithm>
@@ -15,9 +17,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <memory>
-#include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,133 +24,17 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 namespace {
 
 using namespace std::chrono_literals;
 
+using scgi::test::echo_process;
+using scgi::test::send_all;
 using scgi::test::temp_dir;
-
-// The echo server in a child process, its stdout on a pipe, its stderr in a file.
-class echo_process {
-public:
-    // `stderr_path` empty: stderr is a pipe nobody reads (its read end is
-    // closed), so every log line gets EPIPE.
-    echo_process(const std::string& endpoint, const std::string& stderr_path,
-                 std::optional<rlim_t> max_files = std::nullopt) {
-        int out[2];
-        int dead_err[2];
-        if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(dead_err, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            if (max_files) {
-                const rlimit limit{*max_files, *max_files};
-                ::setrlimit(RLIMIT_NOFILE, &limit);
-            }
-#if defined(__SANITIZE_ADDRESS__)
-            // ASan keeps freed memory in quarantine (256 MiB by default), which
-            // would count as resident memory in the bounded-memory test.
-            std::string asan = std::getenv("ASAN_OPTIONS") ? std::getenv("ASAN_OPTIONS") : "";
-            asan += ":quarantine_size_mb=4";
-            ::setenv("ASAN_OPTIONS", asan.c_str(), 1);
-#endif
-            ::dup2(out[1], STDOUT_FILENO);
-            const int err = stderr_path.empty() ? dead_err[1]
-                                                : ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-            ::dup2(err, STDERR_FILENO);
-            ::execl(SCGI_ECHO_BINARY, SCGI_ECHO_BINARY, endpoint.c_str(), static_cast<char*>(nullptr));
-            ::_exit(127);
-        }
-        ::close(out[1]);
-        ::close(dead_err[0]);
-        ::close(dead_err[1]);
-        stdout_ = out[0];
-    }
-
-    ~echo_process() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-        ::close(stdout_);
-    }
-
-    // Waits (at most 10 s) for the "Listening on ENDPOINT" line.
-    bool wait_listening() {
-        std::string seen;
-        const auto deadline = std::chrono::steady_clock::now() + 10s;
-        while (std::chrono::steady_clock::now() < deadline) {
-            pollfd p{stdout_, POLLIN, 0};
-            if (::poll(&p, 1, 100) <= 0) continue;
-            char chunk[256];
-            const ssize_t n = ::read(stdout_, chunk, sizeof chunk);
-            if (n <= 0) return false;
-            seen.append(chunk, static_cast<std::size_t>(n));
-            const auto at = seen.find("Listening on ");
-            const auto end = seen.find('\n', at);
-            if (at != std::string::npos && end != std::string::npos) {
-                listening_on_ = seen.substr(at + 13, end - at - 13);
-                return true;
-            }
-        }
-        return false;
-    }
-
-    // Where it listens, as it printed it ("unix:/path" or "127.0.0.1:PORT").
-    const std::string& listening_on() const { return listening_on_; }
-
-    // The exit status after at most `limit`, or -1 if it is still running.
-    int wait_exit(std::chrono::milliseconds limit) {
-        const auto deadline = std::chrono::steady_clock::now() + limit;
-        while (std::chrono::steady_clock::now() < deadline) {
-            int status = 0;
-            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-                pid_ = -1;
-                return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-            }
-            std::this_thread::sleep_for(10ms);
-        }
-        return -1;
-    }
-
-    pid_t pid() const { return pid_; }
-
-    // A field of /proc/PID/status in kB (VmHWM: peak resident memory).
-    long status_kb(std::string_view field) const {
-        std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
-        std::string line;
-        while (std::getline(in, line)) {
-            if (line.compare(0, field.size(), field) == 0 && line.size() > field.size() && line[field.size()] == ':') {
-                return std::atol(line.c_str() + field.size() + 1);
-            }
-        }
-        return -1;
-    }
-
-    // User + system CPU time so far, in seconds.
-    double cpu_seconds() const {
-        std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
-        std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        std::istringstream fields(stat.substr(stat.rfind(')') + 2));
-        std::string skip;
-        for (int i = 3; i < 14; ++i) fields >> skip;  // fields 3..13
-        long utime = 0;
-        long stime = 0;
-        fields >> utime >> stime;
-        return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-    }
-
-private:
-    pid_t pid_ = -1;
-    int stdout_ = -1;
-    std::string listening_on_;
-};
 
 // Connects `fd` to `address` with 20 s send and receive timeouts; -1 (and
 // `fd` closed) on failure.
@@ -184,15 +67,6 @@ int connect_to(const std::string& where) {
     ::inet_pton(AF_INET, where.substr(0, colon).c_str(), &addr.sin_addr);
     return connect_with_timeouts(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0),
                                  reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
-}
-
-bool send_all(int fd, std::string_view bytes) {
-    while (!bytes.empty()) {
-        const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-        if (n <= 0) return false;
-        bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
 }
 
 std::string netstring_head(std::string_view uri, std::uint64_t body_size) {

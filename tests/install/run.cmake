@@ -1,5 +1,5 @@
 # Usage: cmake -DSCGI_BUILD_DIR=... -DCONSUMER_SOURCE=... -DWORK_DIR=...
-#              -DCXX_COMPILER=... -DGENERATOR=... [-DSANITIZE=...] -P run.cmake
+#              -DCXX_COMPILER=... -DGENERATOR=... [-DSANITIZE=...] [-DTOOLS=a;b] -P run.cmake
 file(REMOVE_RECURSE ${WORK_DIR})
 set(prefix ${WORK_DIR}/prefix)
 
@@ -19,6 +19,17 @@ foreach(file include/scgi/scgi.hpp include/scgi/detail/find_nul.hpp)
   if(NOT EXISTS ${prefix}/${file} OR NOT config_count EQUAL 2)
     file(GLOB_RECURSE installed RELATIVE ${prefix} ${prefix}/*)
     message(FATAL_ERROR "not installed: ${file} or the package config\ninstalled: ${installed}")
+  endif()
+endforeach()
+
+# The tools, installed and runnable from the prefix.
+foreach(tool IN LISTS TOOLS)
+  if(NOT EXISTS ${prefix}/bin/${tool})
+    message(FATAL_ERROR "not installed: bin/${tool}")
+  endif()
+  run(${prefix}/bin/${tool} --help)
+  if(NOT last_output MATCHES "Usage: ${tool}")
+    message(FATAL_ERROR "bin/${tool} --help printed no usage: ${last_output}")
   endif()
 endforeach()
 
