@@ -390,6 +390,15 @@ TEST_P(ScgiCall, RawMalformedRequestShowsTheServersRefusal) {
     EXPECT_EQ(r.out.substr(0, 26), "Status: 400 Bad Request\r\nC") << r.out;
     EXPECT_NE(r.out.find("\r\n\r\nnetstring length has a leading zero"), std::string::npos) << r.out;
 
+    // The same from stdin.
+    const int in_fd = ::open(request.c_str(), O_RDONLY | O_CLOEXEC);
+    wiring w;
+    w.stdin_fd = in_fd;
+    const child_result from_stdin = call({"--raw", "-", echo()}, w);
+    ::close(in_fd);
+    EXPECT_EQ(from_stdin.status, 0) << from_stdin.err;
+    EXPECT_EQ(from_stdin.out, r.out);
+
     // A well-formed raw request is answered like any other.
     const std::string block("CONTENT_LENGTH\0" "2\0SCGI\0" "1\0REQUEST_URI\0/echo\0", 42);
     std::ofstream(request, std::ios::binary) << std::to_string(block.size()) + ":" + block + ",hi";
@@ -451,11 +460,23 @@ TEST_P(ScgiCall, ServerThatNeverAnswersTimesOut) {
     const auto started = std::chrono::steady_clock::now();
     const child_result r = call({"--timeout", "1", backend.endpoint(), "/"});
     const auto took = std::chrono::steady_clock::now() - started;
-    done = true;
     EXPECT_EQ(r.status, exit_timeout);
     EXPECT_GE(took, 900ms);
     EXPECT_LT(took, 5s);
     EXPECT_EQ(r.err, "scgi-call: " + backend.endpoint() + ": timed out after 1 s waiting for the response head\n");
+
+    // Stuck while sending a body the server does not read: the message says
+    // how far it got.
+    const std::string in = dir_.file("in.bin");
+    write_pattern(in, std::uint64_t{64} << 20);
+    const child_result stuck = call({"--timeout", "0.5", "--data-binary", "@" + in, backend.endpoint(), "/"});
+    done = true;
+    EXPECT_EQ(stuck.status, exit_timeout);
+    const std::string prefix =
+        "scgi-call: " + backend.endpoint() + ": timed out after 0.5 s waiting for the response head (";
+    EXPECT_EQ(stuck.err.rfind(prefix, 0), 0u) << stuck.err;
+    EXPECT_NE(stuck.err.find(" of 67109"), std::string::npos) << stuck.err;  // 64 MiB and the head
+    EXPECT_TRUE(stuck.err.ends_with(" request bytes sent)\n")) << stuck.err;
 }
 
 TEST_P(ScgiCall, MalformedResponseHead) {
