@@ -79,22 +79,22 @@ void add_request_options(CLI::App& app, request_options& options, data_flags dat
 
     app.add_option("URI", options.uri, "Request target, path and query, sent as REQUEST_URI as it is (default /)");
     app.add_option("-X,--request", options.method, "Request method (default GET, or POST with a body option)")
-        ->type_name("METHOD")
+        ->option_text("METHOD")
         ->check(nonempty)
         ->group(group);
     app.add_option("-H,--header", options.headers,
                    "HTTP header, as nginx forwards it: 'X-Foo: bar' becomes HTTP_X_FOO=bar; Content-Type also "
                    "sets CONTENT_TYPE; Host sets HTTP_HOST to the host without the port; a repeated name is "
                    "joined with ', ' ('; ' for Cookie); 'Name:' removes a default, 'Name;' sends an empty "
-                   "value. Repeatable")
-        ->type_name("'NAME: VALUE'")
+                   "value")
+        ->option_text("'NAME: VALUE'")
         ->allow_extra_args(false)  // one value per -H: positionals may follow
         ->check(validator(parse_header_argument))
         ->group(group);
     app.add_option("-e,--env", options.variables,
                    "Raw SCGI variable: replaces a variable of that name in place, or is appended; '-e NAME' "
-                   "removes one. Applied after -H. Repeatable")
-        ->type_name("NAME=VALUE")
+                   "removes one. Applied after -H")
+        ->option_text("NAME=VALUE")
         ->allow_extra_args(false)
         ->check(validator(parse_variable_argument))
         ->group(group);
@@ -104,10 +104,10 @@ void add_request_options(CLI::App& app, request_options& options, data_flags dat
                         "Request body: DATA as it is, @FILE, or @- for stdin, sent byte for byte (unlike curl, "
                         "no newline is stripped). Implies -X POST, sends HTTP_CONTENT_LENGTH and Content-Type "
                         "application/x-www-form-urlencoded unless -X or -H say otherwise")
-                     ->type_name("DATA|@FILE|@-")
+                     ->option_text("DATA|@FILE|@-")
                      ->group(group);
     auto* binary = app.add_option_function<std::string>("--data-binary", set_data, "The same as --data")
-                       ->type_name("DATA|@FILE|@-")
+                       ->option_text("DATA|@FILE|@-")
                        ->group(group);
     data->excludes(binary);
 }

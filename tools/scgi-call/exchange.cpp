@@ -23,7 +23,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <string>
 #include <string_view>
+#include <tuple>
+#include <vector>
 
 #include <unistd.h>
 

@@ -2,6 +2,7 @@
 // request to an SCGI server and writes the response to stdout as it arrives.
 // See `--help` (the text below) and the README's "Tools" section.
 #include "common/body_source.hpp"
+#include "common/help_formatter.hpp"
 #include "common/request_options.hpp"
 #include "common/request_variables.hpp"
 #include "exchange.hpp"
@@ -16,6 +17,7 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -35,7 +37,7 @@ constexpr const char* description =
     "CONTENT_LENGTH, SCGI=1, REQUEST_METHOD, REQUEST_URI, QUERY_STRING, CONTENT_TYPE, DOCUMENT_URI,\n"
     "DOCUMENT_ROOT=/var/www/html, SERVER_PROTOCOL=HTTP/1.1, REQUEST_SCHEME=http, REMOTE_ADDR=127.0.0.1,\n"
     "REMOTE_PORT=0, SERVER_PORT=80, SERVER_NAME=localhost, HTTP_HOST=localhost; then each -H as HTTP_*,\n"
-    "then each -e. -v shows exactly what is sent.";
+    "then each -e. -v shows exactly what is sent.\n";
 
 constexpr const char* footer =
     "ENDPOINT: host:port, [v6]:port, unix:/path, or any path with a '/' (a Unix socket).\n\n"
@@ -61,8 +63,8 @@ constexpr const char* footer =
     "Examples:\n"
     "  scgi-call unix:/run/app.sock /status\n"
     "  scgi-call -i -H 'X-Forwarded-For: 10.0.0.7' 127.0.0.1:4000 '/app/env?a=1'\n"
-    "  scgi-call --data-binary @upload.bin -H 'Content-Type: application/octet-stream' /run/app.sock /upload\n"
-    "  printf '5:A\\0B\\0,' | scgi-call --raw - /run/app.sock     # how does the server take a broken head?";
+    "  scgi-call --data-binary @photo.jpg -H 'Content-Type: image/jpeg' /run/app.sock /upload\n"
+    "  printf '01:A' | scgi-call --raw - /run/app.sock    # a malformed request: the server's answer, raw";
 
 // Opens the -o file, or stdout; -1 and `error` set on failure.
 int open_output(const std::string& path, std::string& error) {
@@ -74,7 +76,7 @@ int open_output(const std::string& path, std::string& error) {
 
 int run(int argc, char** argv) {
     CLI::App app(description, "scgi-call");
-    app.get_formatter()->column_width(34);
+    app.formatter(std::make_shared<scgi::tools::help_formatter>());
     std::string endpoint_text;
     scgi::tools::request_options request;
     std::string raw_path;
@@ -91,8 +93,8 @@ int run(int argc, char** argv) {
     auto* raw = app.add_option("--raw", raw_path,
                                "Send FILE's bytes as they are (- for stdin) instead of a request built from the "
                                "options, and write every byte received as it is: for trying how a server takes "
-                               "malformed input")
-                    ->type_name("FILE")
+                               "malformed input. Not with the request options, -i or -I")
+                    ->option_text("FILE")
                     ->group("Request");
     auto* include_flag = app.add_flag("-i,--include", include, "Write the response head, as received, before the body")
                              ->group("Output");
@@ -105,7 +107,7 @@ int run(int argc, char** argv) {
         raw->excludes(app.get_option(other));
     }
     raw->excludes(include_flag)->excludes(head_flag);
-    app.add_option("-o,--output", output_path, "Write to FILE instead of stdout")->type_name("FILE")->group("Output");
+    app.add_option("-o,--output", output_path, "Write to FILE instead of stdout")->option_text("FILE")->group("Output");
     app.add_flag("-f,--fail", fail,
                  "Exit with 22, writing nothing, when the status is 400 or more (curl's --fail)")
         ->group("Output");
@@ -116,7 +118,7 @@ int run(int argc, char** argv) {
     app.add_option("--timeout", timeout,
                    "Give up after SECONDS (fractions allowed) from the connection attempt to the end of the "
                    "response (default: no limit)")
-        ->type_name("SECONDS")
+        ->option_text("SECONDS")
         ->check(CLI::Range(0.001, 1e6))
         ->group("Connection");
     app.set_version_flag("--version", "scgi-call " SCGI_VERSION);

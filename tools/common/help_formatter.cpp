@@ -1,0 +1,52 @@
+#include "common/help_formatter.hpp"
+
+#include <algorithm>
+
+namespace scgi::tools {
+
+help_formatter::help_formatter(std::size_t column, std::size_t width) : width_(width) { column_width(column); }
+
+std::string help_formatter::make_option_desc(const CLI::Option* option) const {
+    const std::size_t column = get_column_width();
+    return wrap_text(option->get_description(), width_ > column + 20 ? width_ - column : 20);
+}
+
+std::string help_formatter::make_option_opts(const CLI::Option* option) const {
+    if (option->get_positional() || option->get_type_size() == 0) return {};
+    std::string out = " " + (!option->get_option_text().empty() ? option->get_option_text()
+                                                                 : get_label(option->get_type_name()));
+    if (option->get_expected_max() == CLI::detail::expected_max_vector_size) out += " ...";
+    return out;
+}
+
+std::string wrap_text(std::string_view text, std::size_t room) {
+    std::string out;
+    std::size_t line = 0;  // columns used on the current line
+    while (!text.empty()) {
+        if (text.front() == '\n') {
+            out += '\n';
+            line = 0;
+            text.remove_prefix(1);
+            continue;
+        }
+        if (text.front() == ' ') {
+            text.remove_prefix(1);
+            continue;
+        }
+        const std::size_t end = std::min(text.find_first_of(" \n"), text.size());
+        const std::string_view word = text.substr(0, end);
+        if (line != 0 && line + 1 + word.size() > room) {
+            out += '\n';
+            line = 0;
+        } else if (line != 0) {
+            out += ' ';
+            ++line;
+        }
+        out += word;
+        line += word.size();
+        text.remove_prefix(end);
+    }
+    return out;
+}
+
+}  // namespace scgi::tools
