@@ -37,6 +37,9 @@ std::uint64_t histogram::quantile(double q) const noexcept {
     // Nearest rank: the ceil(q * count)-th smallest value, at least the first.
     const double wanted = std::ceil(std::clamp(q, 0.0, 1.0) * static_cast<double>(count_));
     const auto rank = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(wanted));
+    // The first and the last value are known exactly.
+    if (rank == 1) return min();
+    if (rank >= count_) return max();
     std::uint64_t seen = 0;
     for (std::size_t i = 0; i < bucket_count; ++i) {
         seen += counts_[i];
@@ -52,8 +55,9 @@ std::uint64_t histogram::count_between(std::uint64_t low, std::uint64_t high) co
     const std::size_t first = bucket_of(low) == 0 ? 0 : bucket_of(low) - 1;
     const std::size_t last = std::min(bucket_of(high - 1) + 1, bucket_count - 1);
     for (std::size_t i = first; i <= last; ++i) {
-        const std::uint64_t mid = midpoint(i);
-        if (mid >= low && mid < high) total += counts_[i];
+        if (counts_[i] == 0) continue;
+        const std::uint64_t at = std::clamp(midpoint(i), min(), max());
+        if (at >= low && at < high) total += counts_[i];
     }
     return total;
 }

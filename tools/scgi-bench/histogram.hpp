@@ -60,12 +60,14 @@ public:
     /// The value at quantile `q` (0 < q <= 1): the smallest recorded value v
     /// such that at least q of the values are <= v (the nearest-rank
     /// definition), as its bucket's midpoint clamped to [min, max]; within
-    /// `max_relative_error` of the exact nearest-rank value. 0 if empty.
+    /// `max_relative_error` of the exact nearest-rank value, and exact for the
+    /// first and the last rank (min and max). 0 if empty.
     std::uint64_t quantile(double q) const noexcept;
 
     /// Values recorded in [low, high), counted by bucket: a bucket is counted
-    /// whole where its midpoint falls (so band edges are as precise as the
-    /// buckets). For the text summary's coarse histogram.
+    /// whole where its midpoint, clamped to [min, max], falls (so band edges
+    /// are as precise as the buckets, and bands from min() to max() + 1 hold
+    /// every value). For the summary's coarse histogram.
     std::uint64_t count_between(std::uint64_t low, std::uint64_t high) const noexcept;
 
     /// The bucket holding `value`.
