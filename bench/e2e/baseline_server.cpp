@@ -15,8 +15,11 @@
 // length, then CONTENT_LENGTH and REQUEST_URI wherever they are in the header
 // block. No other rule of the protocol is checked (that is the point of a
 // baseline). A path ending in "/echo" gets `Status: 200 OK` and the body back;
-// any other path gets 404; a request that cannot be framed gets 400. The
-// connection is then closed: SCGI carries one request per connection.
+// one ending in "/stream" gets `?n=BYTES` (default 1048576) of the pattern
+// "0123456789..." without Content-Length, as the `echo` example's /stream,
+// written from one static buffer as the socket takes it; any other path
+// gets 404; a request that cannot be framed gets 400. The connection is then
+// closed: SCGI carries one request per connection.
 //
 // Per request, when the request is already in the socket at accept time (the
 // common case on loopback), the system calls are accept4, read, sendmsg,
@@ -344,11 +347,32 @@ frame_status frame_head(const char* p, size_t n, request_frame* frame) {
     return frame_complete;
 }
 
-// True if the path (REQUEST_URI before '?') ends with "/echo".
-bool is_echo(const char* uri, size_t len) {
+// True if the path (REQUEST_URI before '?') ends with `suffix`.
+bool path_ends_with(const char* uri, size_t len, const char* suffix) {
     const auto* query = static_cast<const char*>(std::memchr(uri, '?', len));
     if (query != nullptr) len = static_cast<size_t>(query - uri);
-    return len >= 5 && std::memcmp(uri + len - 5, "/echo", 5) == 0;
+    const size_t n = std::strlen(suffix);
+    return len >= n && std::memcmp(uri + len - n, suffix, n) == 0;
+}
+
+// The value of `n=` in the query of `uri`, or `fallback` if absent or not a
+// number of at most 2^40.
+size_t stream_length(const char* uri, size_t len, size_t fallback) {
+    const auto* query = static_cast<const char*>(std::memchr(uri, '?', len));
+    if (query == nullptr) return fallback;
+    const char* p = query + 1;
+    const char* end = uri + len;
+    while (p < end) {
+        const auto* amp = static_cast<const char*>(std::memchr(p, '&', static_cast<size_t>(end - p)));
+        const char* stop = amp != nullptr ? amp : end;
+        size_t value = 0;
+        if (stop - p > 2 && p[0] == 'n' && p[1] == '=' &&
+            parse_decimal(p + 2, static_cast<size_t>(stop - p - 2), size_t{1} << 40, &value)) {
+            return value;
+        }
+        p = stop + 1;
+    }
+    return fallback;
 }
 
 // --- connections --------------------------------------------------------------
@@ -362,11 +386,17 @@ struct conn {
     size_t len;           // bytes in buf
     size_t sent;          // when writing: bytes of buf already sent
     request_frame frame;  // valid once framed
+    size_t stream_left;   // /stream: pattern bytes still to send after buf
+    size_t stream_at;     // /stream: pattern bytes sent so far
     bool framed;
     bool writing;
     bool in_epoll;
     bool open;
 };
+
+// 64,000 bytes of "0123456789...": a multiple of 10, so any run of the
+// /stream pattern is a slice of it starting at (offset % 10).
+char stream_pattern[64000 + 10];
 
 int epoll_fd = -1;
 conn* conns = nullptr;          // one per possible descriptor (RLIMIT_NOFILE)
@@ -411,18 +441,40 @@ bool reserve(conn* c, size_t want) {
     return true;
 }
 
-// Sends what is left of c->buf; closes once all is sent.
+// Sends what is left of c->buf, then of a /stream; closes once all is sent.
 void conn_write(int fd) {
     conn* c = &conns[fd];
-    while (c->sent < c->len) {
-        const ssize_t n = send(fd, c->buf + c->sent, c->len - c->sent, MSG_NOSIGNAL);
+    for (;;) {
+        const char* from;
+        size_t len;
+        if (c->sent < c->len) {
+            from = c->buf + c->sent;
+            len = c->len - c->sent;
+        } else if (c->stream_left != 0) {
+            from = stream_pattern + c->stream_at % 10;
+            len = c->stream_left < 64000 ? c->stream_left : 64000;
+        } else {
+            break;
+        }
+        const ssize_t n = send(fd, from, len, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR) continue;
-            if (errno == EAGAIN) return;  // EPOLLOUT is watched
+            if (errno == EAGAIN) {
+                if (!c->writing) {
+                    c->writing = true;
+                    if (!watch(fd, EPOLLOUT)) conn_close(fd);
+                }
+                return;  // EPOLLOUT is watched
+            }
             conn_close(fd);
             return;
         }
-        c->sent += static_cast<size_t>(n);
+        if (c->sent < c->len) {
+            c->sent += static_cast<size_t>(n);
+        } else {
+            c->stream_left -= static_cast<size_t>(n);
+            c->stream_at += static_cast<size_t>(n);
+        }
     }
     conn_close(fd);
 }
@@ -493,9 +545,32 @@ size_t format_size(char* out, size_t value) {
     return n;
 }
 
+// Starts a /stream answer: the head, then `length` pattern bytes, written by
+// conn_write as the socket takes them.
+void answer_stream(int fd, size_t length) {
+    static const char head[] = "Status: 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n";
+    conn* c = &conns[fd];
+    c->len = c->sent = 0;
+    if (!reserve(c, sizeof head - 1)) {
+        conn_close(fd);
+        return;
+    }
+    std::memcpy(c->buf, head, sizeof head - 1);
+    c->len = sizeof head - 1;
+    c->stream_left = length;
+    c->stream_at = 0;
+    c->writing = false;
+    conn_write(fd);
+}
+
 // Answers the whole request at `req` (framed by `frame`).
 void answer(int fd, const char* req, const request_frame* frame) {
-    if (!is_echo(req + frame->uri_off, frame->uri_len)) {
+    const char* uri = req + frame->uri_off;
+    if (path_ends_with(uri, frame->uri_len, "/stream")) {
+        answer_stream(fd, stream_length(uri, frame->uri_len, 1048576));
+        return;
+    }
+    if (!path_ends_with(uri, frame->uri_len, "/echo")) {
         respond_static(fd, not_found, sizeof not_found - 1);
         return;
     }
@@ -616,7 +691,8 @@ int main(int argc, char** argv) {
         std::fprintf(argc == 2 ? stdout : stderr,
                      "usage: scgi-baseline-server ENDPOINT\n"
                      "  ENDPOINT: host:port, [v6]:port, unix:/path, or a path containing '/'\n"
-                     "A minimal single-threaded C-style SCGI server: /echo answers the body back.\n");
+                     "A minimal single-threaded C-style SCGI server: /echo answers the body back,\n"
+                     "/stream?n=BYTES sends BYTES of \"0123456789...\".\n");
         return argc == 2 ? 0 : 2;
     }
     endpoint ep;
@@ -641,6 +717,7 @@ int main(int argc, char** argv) {
         return 1;
     }
 
+    for (size_t i = 0; i < sizeof stream_pattern; ++i) stream_pattern[i] = static_cast<char>('0' + i % 10);
     conns_size = raise_fd_limit();
     conns = static_cast<conn*>(std::calloc(conns_size, sizeof(conn)));
     spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
