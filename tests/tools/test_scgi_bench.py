@@ -61,6 +61,7 @@ class ScriptedBackend(harness.FakeBackend):
         self.behaviour = behaviour
         self.answered = 0
         self.connections = 0
+        self.last_request = None  # (header block, body) of the last request read
         self._held = []
         super().__init__(backlog=128, unix_path=unix_path)
 
@@ -74,6 +75,8 @@ class ScriptedBackend(harness.FakeBackend):
                 conn.close()
                 return
             body = request[1]
+            with self._lock:
+                self.last_request = request
             if self.behaviour == "silent":
                 with self._lock:
                     self._held.append(conn)
@@ -103,6 +106,8 @@ class ScriptedBackend(harness.FakeBackend):
 
 
 class BenchTest(unittest.TestCase):
+    sockets = 0  # Unix socket files made so far: each backend gets a new one
+
     @classmethod
     def setUpClass(cls):
         cls.sandbox = harness.Sandbox("bench")
@@ -112,15 +117,18 @@ class BenchTest(unittest.TestCase):
         cls.sandbox.close()
 
     def backend(self, behaviour, transport="tcp"):
-        path = self.sandbox.path("%s-%s.sock" % (behaviour, self.id().rsplit(".", 1)[-1])) if transport == "unix" else None
+        BenchTest.sockets += 1
+        path = self.sandbox.path("backend-%d.sock" % BenchTest.sockets) if transport == "unix" else None
         b = ScriptedBackend(behaviour, path)
         self.addCleanup(b.close)
         return b
 
     def echo(self, transport):
-        where = ("unix", self.sandbox.path("echo-%s.sock" % self.id().rsplit(".", 1)[-1])) if transport == "unix" \
-            else ("tcp", harness.free_port())
-        e = harness.Echo(self.sandbox, where, name="echo-" + self.id().rsplit(".", 1)[-1], group=None, mode=None)
+        # A name of its own per test and transport: Echo waits for "Listening
+        # on" in a log named after it, which must not hold an earlier echo's.
+        name = "echo-%s-%s" % (self.id().rsplit(".", 1)[-1], transport)
+        where = ("unix", self.sandbox.path(name + ".sock")) if transport == "unix" else ("tcp", harness.free_port())
+        e = harness.Echo(self.sandbox, where, name=name, group=None, mode=None)
         self.addCleanup(e.stop)
         return "unix:" + where[1] if transport == "unix" else "127.0.0.1:%d" % where[1]
 
@@ -164,6 +172,22 @@ class CountsTest(BenchTest):
                 self.assertEqual((r["requests"], r["errors"]), (200, 0))
                 harness.wait_for(lambda: server.answered == 200, 5, what="the server's count")
                 self.assertEqual(server.connections, 200)  # one request per connection
+
+    def test_request_options_shape_every_request(self):
+        body_file = self.sandbox.write("body.bin", bytes(range(256)) * 40)
+        server = self.backend("echo", "unix")
+        code, r = bench_json("-n", 20, "-c", 2, "-X", "PUT", "-H", "X-Trace: on", "-e", "EXTRA=1",
+                             "--data-binary", "@" + body_file, "--check-echo", server.endpoint, "/up?x=1")
+        self.assertEqual((code, r["requests"], r["body_bytes"]), (0, 20, 10240), r)
+        block, body = server.last_request
+        variables = dict(zip(block.split(b"\0")[0::2], block.split(b"\0")[1::2]))
+        self.assertEqual(variables[b"CONTENT_LENGTH"], b"10240")
+        self.assertEqual(variables[b"REQUEST_METHOD"], b"PUT")
+        self.assertEqual(variables[b"REQUEST_URI"], b"/up?x=1")
+        self.assertEqual(variables[b"QUERY_STRING"], b"x=1")
+        self.assertEqual(variables[b"HTTP_X_TRACE"], b"on")
+        self.assertEqual(variables[b"EXTRA"], b"1")
+        self.assertEqual(body, bytes(range(256)) * 40)
 
     def test_timed_run_with_warmup(self):
         server = self.backend("echo")

@@ -5,8 +5,11 @@
 #include "report.hpp"
 #include "stop.hpp"
 
+#include "common/body_source.hpp"
+#include "common/request_options.hpp"
+#include "common/request_variables.hpp"
+
 #include <scgi/asio/endpoint.hpp>
-#include <scgi/encode_request.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -20,6 +23,8 @@
 #include <cstdio>
 #include <cstring>
 #include <optional>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -77,7 +82,7 @@ CLI::Validator seconds_between(double low, double high) {
             }
             return {};
         },
-        "SECONDS");
+        "");
 }
 
 // Raises the soft descriptor limit to the hard one; returns the soft limit.
@@ -115,16 +120,36 @@ std::string pattern_body(std::uint64_t size) {
     return body;
 }
 
+// The whole body a --data/--data-binary argument names. Throws
+// std::system_error naming the source, as body_source does; and for a body
+// over max_body_size, which would not fit in memory sensibly.
+std::string read_whole(const scgi::tools::body_source& source) {
+    if (source.size() > max_body_size) {
+        throw std::system_error(std::make_error_code(std::errc::file_too_large),
+                                source.name() + ": " + std::to_string(source.size()) +
+                                    " bytes; scgi-bench holds the body in memory, at most " +
+                                    std::to_string(max_body_size));
+    }
+    std::string body(static_cast<std::size_t>(source.size()), '\0');
+    std::size_t done = 0;
+    while (done < body.size()) {
+        std::error_code ec;
+        const std::size_t n = source.read_at(done, std::span<char>(body.data() + done, body.size() - done), ec);
+        if (ec) throw std::system_error(ec, source.name());
+        done += n;
+    }
+    return body;
+}
+
 struct cli_options {
     std::string endpoint;
-    std::string uri = "/";
     unsigned connections = 10;
     unsigned threads = 1;
     std::string duration = "10s";
     std::uint64_t requests = 0;
     std::string warmup = "0";
     std::string timeout = "10s";
-    std::uint64_t body_size = 0;
+    std::optional<std::uint64_t> body_size;
     bool check_echo = false;
     bool idle = false;
     bool json = false;
@@ -151,49 +176,61 @@ int main(int argc, char** argv) {
         "no request answered (idle: a connection failed or was closed); 2 bad command line; 3 the run\n"
         "could not start (the endpoint does not resolve, too few file descriptors); 4 stopped by\n"
         "SIGINT/SIGTERM (the summary of what ran is printed; a second signal kills).");
-    app.add_option("ENDPOINT", o.endpoint, "the SCGI server")->required();
-    app.add_option("URI", o.uri, "the request target, path and query")->capture_default_str();
+    app.add_option("ENDPOINT", o.endpoint, "The SCGI server")->required();
+    // URI, -X, -H, -e, --data, --data-binary: as scgi-call has them (-d is
+    // the duration here).
+    scgi::tools::request_options request_opts;
+    scgi::tools::add_request_options(app, request_opts, scgi::tools::data_flags::long_only);
 
-    auto* connections = app.add_option("-c,--connections", o.connections,
-                                       "requests in flight (one connection each), shared among the threads; "
+    app.add_option("-c,--connections", o.connections,
+                                       "Requests in flight (one connection each), shared among the threads; "
                                        "with --idle, the connections held")
+                            ->type_name("N")
                             ->capture_default_str()
                             ->check(CLI::Range(1u, 1'000'000u));
     auto* duration = app.add_option("-d,--duration", o.duration,
-                                    "length of the measured run (after --warmup): seconds, or with a unit: 500ms, "
+                                    "Length of the measured run (after --warmup): seconds, or with a unit: 500ms, "
                                     "30s, 2m, 1h; with --idle, how long to hold")
+                         ->type_name("SECONDS")
                          ->capture_default_str()
                          ->check(seconds_between(0.001, 1e6));
     auto* requests = app.add_option("-n,--requests", o.requests,
-                                    "send exactly this many measured requests (after --warmup), instead of -d")
+                                    "Send exactly this many measured requests (after --warmup), instead of -d")
+                         ->type_name("N")
                          ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 62));
     requests->excludes(duration);
-    auto* threads = app.add_option("-t,--threads", o.threads, "threads, each its own event loop (at most -c)")
+    auto* threads = app.add_option("-t,--threads", o.threads, "Threads, each its own event loop (at most -c)")
+                        ->type_name("N")
                         ->capture_default_str()
                         ->check(CLI::Range(1u, 1024u));
     auto* warmup = app.add_option("--warmup", o.warmup,
-                                  "run this long first without counting (the totals still include it)")
+                                  "Run this long first without counting (the totals still include it)")
+                       ->type_name("SECONDS")
                        ->capture_default_str()
                        ->check(seconds_between(0, 1e6));
     auto* timeout = app.add_option("--timeout", o.timeout,
-                                   "a request not answered to its end within this time (from its connect) fails")
+                                   "A request not answered to its end within this time (from its connect) fails")
+                        ->type_name("SECONDS")
                         ->capture_default_str()
                         ->check(seconds_between(0.001, 1e6));
     auto* body_size = app.add_option("--body-size", o.body_size,
-                                     "send a body of N bytes (\"Hello, SCGI!\\n\" repeated); POST unless -X")
-                          ->check(CLI::Range(std::uint64_t{0}, max_body_size));
+                                     "Send a body of N bytes (\"Hello, SCGI!\\n\" repeated), as --data would "
+                                     "(POST unless -X)")
+                          ->type_name("N")
+                          ->check(CLI::Range(std::uint64_t{0}, max_body_size))
+                          ->group("Request");
+    body_size->excludes(app.get_option("--data"));
+    body_size->excludes(app.get_option("--data-binary"));
     auto* check_echo = app.add_flag("--check-echo", o.check_echo,
-                                    "the server echoes (like echo's /echo): a response counts only if its status "
+                                    "The server echoes (like echo's /echo): a response counts only if its status "
                                     "is 2xx and its body equals the request body");
     auto* idle = app.add_flag("--idle", o.idle,
-                              "idle mode: open -c connections, send each the start of the request (its length "
+                              "Idle mode: open -c connections, send each the start of the request (its length "
                               "prefix up to ':'), hold them for -d, close them; measures a server's memory per "
                               "waiting connection");
     app.add_flag("--json", o.json,
-                 "print the summary as one JSON object on stdout (fields: README.md) instead of text");
+                 "Print the summary as one JSON object on stdout (fields: README.md) instead of text");
     for (auto* load_only : {requests, threads, warmup, timeout, check_echo}) idle->excludes(load_only);
-    (void)body_size;
-    (void)connections;
 
     try {
         app.parse(argc, argv);
@@ -213,16 +250,29 @@ int main(int argc, char** argv) {
         return exit_usage;
     }
 
-    // The request, encoded once: head then body.
-    const std::string body = pattern_body(o.body_size);
-    const std::string_view method = body.empty() ? "GET" : "POST";
-    const std::string_view query = o.uri.find('?') == std::string::npos ? "" : std::string_view(o.uri).substr(o.uri.find('?') + 1);
+    // The request, encoded once: head then body. The body is held in
+    // memory, as it is sent again on every connection.
+    std::string body;
     std::string request;
-    ec = scgi::encode_request({{"REQUEST_METHOD", method}, {"REQUEST_URI", o.uri}, {"QUERY_STRING", query}},
-                              body.size(), request);
-    if (ec) {
-        std::fprintf(stderr, "scgi-bench: cannot encode the request: %s\n", ec.message().c_str());
+    try {
+        if (request_opts.data) {
+            body = read_whole(scgi::tools::body_source::open(*request_opts.data));
+        } else if (o.body_size) {
+            body = pattern_body(*o.body_size);
+        }
+        const bool has_body = request_opts.data || o.body_size;
+        const auto variables = scgi::tools::request_variables::build(
+            request_opts, has_body ? std::optional<std::uint64_t>(body.size()) : std::nullopt);
+        if (const auto encode_error = variables.encode(body.size(), request)) {
+            std::fprintf(stderr, "scgi-bench: cannot encode the request: %s\n", encode_error.message().c_str());
+            return exit_usage;
+        }
+    } catch (const std::invalid_argument& e) {
+        std::fprintf(stderr, "scgi-bench: %s\n", e.what());
         return exit_usage;
+    } catch (const std::system_error& e) {
+        std::fprintf(stderr, "scgi-bench: %s\n", e.what());
+        return exit_cannot_run;
     }
     const std::size_t head_size = request.size();
     request += body;
@@ -244,7 +294,7 @@ int main(int argc, char** argv) {
 
     bench::run_info info;
     info.endpoint = o.endpoint;
-    info.uri = o.uri;
+    info.uri = request_opts.uri;
     info.connections = o.connections;
     info.threads = o.threads;
     info.request_count = o.requests;
