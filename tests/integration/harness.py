@@ -478,21 +478,33 @@ def split_cgi_response(raw):
 
 
 class FakeBackend:
-    """A TCP listener on 127.0.0.1 standing in for a backend: accepts on a
-    thread of its own and serves each connection on another (`_serve`,
-    defined by the subclass), until `close()`."""
+    """A listener standing in for a backend, on 127.0.0.1 (a free port) or on
+    the Unix socket `unix_path`: accepts on a thread of its own and serves
+    each connection on another (`_serve`, defined by the subclass), until
+    `close()`."""
 
-    def __init__(self, backlog):
+    def __init__(self, backlog, unix_path=None):
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
+        self.unix_path = unix_path
+        if unix_path is None:
+            self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._sock.bind(("127.0.0.1", 0))
+            self.port = self._sock.getsockname()[1]
+        else:
+            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self._sock.bind(unix_path)
+            self.port = None
         self._sock.listen(backlog)
         self._sock.settimeout(0.2)
-        self.port = self._sock.getsockname()[1]
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
+
+    @property
+    def endpoint(self):
+        """Where it listens, as the tools and the examples spell it."""
+        return "unix:" + self.unix_path if self.unix_path else "127.0.0.1:%d" % self.port
 
     def _run(self):
         while not self._stop.is_set():
@@ -511,6 +523,40 @@ class FakeBackend:
         self._stop.set()
         self._sock.close()
         self._thread.join(2)
+        if self.unix_path:
+            try:
+                os.unlink(self.unix_path)
+            except FileNotFoundError:
+                pass
+
+
+def read_scgi_request(conn, progress=None):
+    """Reads one SCGI request from socket `conn` whole (its CONTENT_LENGTH
+    body bytes): returns (header block bytes, body), or None if the peer
+    closes first. `progress(n)` is called with the body bytes received so
+    far after each piece."""
+    data = b""
+    while b"," not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    length, _, rest = data.partition(b":")
+    block, body = rest[:int(length)], rest[int(length) + 1:]
+    declared = int(block.split(b"\0")[1])  # CONTENT_LENGTH comes first
+    chunks = [body]
+    received = len(body)
+    while received < declared:
+        if progress:
+            progress(received)
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        received += len(chunk)
+    if progress:
+        progress(received)
+    return block, b"".join(chunks)
 
 
 class Recorder(FakeBackend):
@@ -599,27 +645,15 @@ class TwoPieceBackend(FakeBackend):
             index = len(self.bodies)
             self.bodies.append(0)
         conn.settimeout(15)
+
+        def progress(received):
+            with self._lock:
+                self.bodies[index] = received
+
         try:
             with conn:
-                data = b""
-                while b"," not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    data += chunk
-                length, _, rest = data.partition(b":")
-                block, body = rest[:int(length)], rest[int(length) + 1:]
-                declared = int(block.split(b"\0")[1])  # CONTENT_LENGTH comes first
-                received = len(body)
-                while received < declared:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    received += len(chunk)
-                    with self._lock:
-                        self.bodies[index] = received
-                with self._lock:
-                    self.bodies[index] = received
+                if read_scgi_request(conn, progress) is None:
+                    return
                 conn.sendall(b"Status: 200 OK\r\nContent-Type: text/plain\r\n" + self.extra_head + b"\r\n" + self.FIRST)
                 if self._stop.wait(self.pause):
                     return
