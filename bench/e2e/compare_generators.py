@@ -61,7 +61,8 @@ def build_old(rev, out_dir):
                               stdout=subprocess.PIPE, check=True, text=True).stdout.strip()
         if not last:
             sys.exit("compare_generators: %s is in no commit of this checkout" % OLD_SOURCE)
-        exists = subprocess.run(["git", "-C", ROOT, "cat-file", "-e", "%s:%s" % (last, OLD_SOURCE)]).returncode == 0
+        exists = subprocess.run(["git", "-C", ROOT, "cat-file", "-e", "%s:%s" % (last, OLD_SOURCE)],
+                                stderr=subprocess.DEVNULL).returncode == 0
         rev = last if exists else last + "^"  # the last change deleted it: take the version before
     source = os.path.join(out_dir, "load_generator.cpp")
     with open(source, "wb") as f:

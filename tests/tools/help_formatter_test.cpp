@@ -45,4 +45,22 @@ TEST(HelpFormatter, EveryLineWithin100ColumnsAndNoExcludesLists) {
     EXPECT_NE(help.find("  --flag "), std::string::npos) << help;
 }
 
+TEST(HelpFormatter, WrapsTheProgramsDescriptionAndShowsDefaultsWithoutValidatorNotes) {
+    CLI::App app(std::string(30, 'a') + " " + std::string(60, 'b') + " " + std::string(20, 'c'));
+    app.formatter(std::make_shared<scgi::tools::help_formatter>());
+    unsigned connections = 16;
+    app.add_option("-c,--connections", connections, "Requests in flight")
+        ->type_name("N")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 1000u));
+    const std::string help = app.help();
+
+    EXPECT_EQ(help.rfind(std::string(30, 'a') + " " + std::string(60, 'b') + "\n" + std::string(20, 'c') + "\n\n", 0),
+              0u)
+        << help;
+    EXPECT_NE(help.find("  -c,--connections N "), std::string::npos) << help;
+    EXPECT_EQ(help.find("UINT"), std::string::npos) << help;
+    EXPECT_NE(help.find("Requests in flight (default: 16)"), std::string::npos) << help;
+}
+
 }  // namespace

@@ -158,6 +158,15 @@ TEST(RequestVariables, RepeatedHeadersAreJoined) {
     EXPECT_EQ(vars.find("HTTP_X_EMPTY"), "");
 }
 
+TEST(RequestVariables, AHeaderRemovedThenGivenAgainStartsAfresh) {
+    const auto vars = request_variables::build(
+        with_headers({"X-A: 1", "X-A:", "X-A: 2", "Content-Type: a/b", "Content-Type:", "Content-Type: c/d"}),
+        std::nullopt);
+    EXPECT_EQ(vars.find("HTTP_X_A"), "2");
+    EXPECT_EQ(vars.find("HTTP_CONTENT_TYPE"), "c/d");
+    EXPECT_EQ(vars.find("CONTENT_TYPE"), "c/d");
+}
+
 TEST(RequestVariables, VariablesReplaceInPlaceAppendAndRemove) {
     request_options options = with_headers({"X-Foo: from -H"});
     options.variables = {"REMOTE_ADDR=10.1.2.3", "HTTP_X_FOO=from -e", "MY_VAR=1", "DOCUMENT_ROOT", "EMPTY="};

@@ -227,6 +227,22 @@ protected:
     bool unix_socket() const { return GetParam(); }
     const std::string& echo() const { return echo_->listening_on(); }
 
+    // An endpoint of the test's transport where nothing listens: a socket
+    // path that does not exist, or a port that was free a moment ago.
+    std::string nobody_listens() const {
+        if (unix_socket()) return "unix:" + dir_.file("missing.sock");
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+        socklen_t size = sizeof addr;
+        const bool bound = ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), size) == 0 &&
+                           ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &size) == 0;
+        ::close(fd);
+        if (!bound) throw std::runtime_error("no free port on 127.0.0.1");
+        return "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+    }
+
     temp_dir dir_;
     std::unique_ptr<echo_process> echo_;
 };
@@ -382,6 +398,43 @@ TEST_P(ScgiCall, NotFoundIsAResponseUnlessFail) {
     EXPECT_EQ(failed.err, "scgi-call: " + echo() + ": the server answered 404 Not Found\n");
 }
 
+TEST_P(ScgiCall, OutputFileIsLeftAsItWasWhenTheExchangeFails) {
+    const std::string out = dir_.file("out.txt");
+    std::ofstream(out) << "an earlier result\n";
+    const child_result refused = call({"-o", out, nobody_listens(), "/"});
+    EXPECT_EQ(refused.status, exit_connect) << refused.err;
+    EXPECT_EQ(read_file(out), "an earlier result\n");
+    const child_result not_found = call({"--fail", "-o", out, echo(), "/nope"});
+    EXPECT_EQ(not_found.status, exit_http_error) << not_found.err;
+    EXPECT_EQ(read_file(out), "an earlier result\n");
+
+    // A response with an empty body is a result: the file is emptied.
+    const child_result empty = call({"-o", out, echo(), "/echo"});
+    EXPECT_EQ(empty.status, 0) << empty.err;
+    EXPECT_EQ(read_file(out), "");
+    // And one that did not exist is created.
+    const std::string created = dir_.file("created.txt");
+    EXPECT_EQ(call({"-o", created, echo(), "/echo"}).status, 0);
+    EXPECT_TRUE(std::filesystem::exists(created));
+}
+
+TEST_P(ScgiCall, TimeoutHoldsWhileTheOutputIsNotRead) {
+    // stdout is a pipe nobody reads: after 64 KiB every write would block.
+    int fds[2];
+    ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+    wiring w;
+    w.stdout_fd = fds[1];
+    const auto started = std::chrono::steady_clock::now();
+    const child_result r = call({"--timeout", "1", echo(), "/stream?n=10000000"}, w);
+    const auto took = std::chrono::steady_clock::now() - started;
+    ::close(fds[0]);
+    ::close(fds[1]);
+    EXPECT_EQ(r.status, exit_timeout) << r.err;
+    EXPECT_GE(took, 900ms);
+    EXPECT_LT(took, 5s);
+    EXPECT_EQ(r.err, "scgi-call: " + echo() + ": timed out after 1 s writing stdout (its reader is not reading)\n");
+}
+
 TEST_P(ScgiCall, RawMalformedRequestShowsTheServersRefusal) {
     const std::string request = dir_.file("request");
     std::ofstream(request, std::ios::binary) << "01:A";
@@ -427,21 +480,7 @@ TEST_P(ScgiCall, VerboseShowsTheHeadSentWithVisibleNuls) {
 }
 
 TEST_P(ScgiCall, MissingSocketOrRefusedConnection) {
-    std::string where;
-    if (unix_socket()) {
-        where = "unix:" + dir_.file("missing.sock");
-    } else {
-        // A port that was free a moment ago: nothing listens there.
-        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-        socklen_t size = sizeof addr;
-        ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&addr), size), 0);
-        ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &size), 0);
-        ::close(fd);
-        where = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
-    }
+    const std::string where = nobody_listens();
     const child_result r = call({where, "/"});
     EXPECT_EQ(r.status, exit_connect);
     EXPECT_EQ(r.out, "");
@@ -516,6 +555,18 @@ TEST_P(ScgiCall, BodyShorterThanItsContentLength) {
     EXPECT_EQ(r.out, "abc");  // what came is written
     EXPECT_EQ(r.err, "scgi-call: " + backend.endpoint() +
                          ": the response body has 3 bytes, its Content-Length says 10\n");
+}
+
+TEST_P(ScgiCall, ContentLengthThatIsNotANumber) {
+    scripted_backend backend(unix_socket(), dir_, [](int fd) {
+        read_request_head(fd);
+        send_all(fd, "Status: 200 OK\r\nContent-Length: 1x\r\n\r\nabc");
+    });
+    const child_result r = call({backend.endpoint(), "/"});
+    EXPECT_EQ(r.status, exit_bad_response);
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(r.err, "scgi-call: " + backend.endpoint() +
+                         ": malformed response head: Content-Length '1x' is not a number\n");
 }
 
 TEST_P(ScgiCall, OutputArrivesPieceByPiece) {

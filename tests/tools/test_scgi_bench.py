@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -54,6 +55,9 @@ class ScriptedBackend(harness.FakeBackend):
     short      Content-Length 10, then 5 body bytes
     long       Content-Length 3, then 10 body bytes
     garbage    a head line without a colon
+    badlength  Content-Length 1x
+    reset      Content-Length 100, 10 body bytes, then a reset (RST)
+    nobody     204 No Content with a Content-Length of 42 and no body
     silent     nothing, holding the connection until close()
     alter      the body back with its first byte changed"""
 
@@ -89,6 +93,14 @@ class ScriptedBackend(harness.FakeBackend):
                 conn.sendall(b"Status: 200 OK\r\nContent-Length: 3\r\n\r\n1234567890")
             elif self.behaviour == "garbage":
                 conn.sendall(b"this is not a CGI response\r\n\r\n")
+            elif self.behaviour == "badlength":
+                conn.sendall(b"Status: 200 OK\r\nContent-Length: 1x\r\n\r\n1")
+            elif self.behaviour == "nobody":
+                conn.sendall(b"Status: 204 No Content\r\nContent-Length: 42\r\n\r\n")
+            elif self.behaviour == "reset":
+                conn.sendall(b"Status: 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
+                time.sleep(0.05)  # the bytes reach the client before the reset
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             elif self.behaviour == "alter":
                 conn.sendall(b"Status: 200 OK\r\n\r\n" + bytes([body[0] ^ 1]) + body[1:])
             conn.close()
@@ -189,6 +201,44 @@ class CountsTest(BenchTest):
         self.assertEqual(variables[b"EXTRA"], b"1")
         self.assertEqual(body, bytes(range(256)) * 40)
 
+    def test_large_bodies_from_a_file_and_from_stdin_byte_for_byte(self):
+        size = 64 << 20
+        body_file = self.sandbox.write("large.bin", bytes(range(251)) * (size // 251) + bytes(size % 251))
+        for transport in ("tcp", "unix"):
+            endpoint = self.echo(transport)
+            with self.subTest(transport=transport, source="file"):
+                code, r = bench_json("-n", 3, "-c", 1, "--timeout", 60, "--data-binary", "@" + body_file,
+                                     "--check-echo", endpoint, "/echo", timeout=120)
+                self.assertEqual((code, r["requests"], r["errors"], r["body_bytes"]), (0, 3, 0, size), r)
+            with self.subTest(transport=transport, source="stdin"):
+                with open(body_file, "rb") as stdin:
+                    p = subprocess.run([BENCH, "--json", "-n", "2", "-c", "1", "--timeout", "60", "--data-binary",
+                                        "@-", "--check-echo", endpoint, "/echo"], stdin=stdin,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+                r = json.loads(p.stdout)
+                self.assertEqual((p.returncode, r["requests"], r["errors"], r["body_bytes"]), (0, 2, 0, size),
+                                 p.stderr)
+                # Through a pipe too (stdin that is not a file is spooled first).
+                with open(body_file, "rb") as source:
+                    p = subprocess.Popen([BENCH, "--json", "-n", "2", "-c", "1", "--timeout", "60",
+                                          "--data-binary", "@-", "--check-echo", endpoint, "/echo"],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                    try:
+                        out, err = p.communicate(source.read(), timeout=120)
+                    finally:
+                        if p.poll() is None:
+                            p.kill()
+                            p.wait()
+                r = json.loads(out)
+                self.assertEqual((p.returncode, r["requests"], r["errors"], r["body_bytes"]), (0, 2, 0, size), err)
+
+    def test_head_requests_and_bodiless_statuses_are_not_length_errors(self):
+        endpoint = self.echo("unix")
+        code, r = bench_json("-n", 20, "-c", 2, "-X", "HEAD", endpoint, "/stream?n=1000")
+        self.assertEqual((code, r["requests"], r["errors"]), (0, 20, 0), r)
+        code, r = bench_json("-n", 10, "-c", 2, self.backend("nobody").endpoint, "/")
+        self.assertEqual((code, r["requests"], r["errors"], r["status"]), (0, 10, 0, {"204": 10}), r)
+
     def test_timed_run_with_warmup(self):
         server = self.backend("echo")
         code, r = bench_json("-d", "0.5", "--warmup", "0.3", "-c", 2, server.endpoint)
@@ -218,6 +268,23 @@ class ErrorKindsTest(BenchTest):
 
     def test_malformed(self):
         self.check_kind("garbage", "malformed")
+        r = self.check_kind("badlength", "malformed")
+        self.assertIn("Content-Length", r["error_causes"]["malformed"])
+
+    def test_reset_within_the_body_is_a_wrong_length(self):
+        r = self.check_kind("reset", "wrong_length", n=6)
+        self.assertEqual(r["error_causes"]["wrong_length"], "Connection reset by peer")
+
+    def test_requests_unanswered_at_the_end_fail_the_run(self):
+        # A timed run against a server that never answers, with a timeout
+        # longer than the run: nothing fails within it, but the requests
+        # still in flight after the drain are abandoned, and that is a failure.
+        server = self.backend("silent")
+        started = time.monotonic()
+        code, r = bench_json("-d", "0.3", "--timeout", 30, "-c", 3, server.endpoint)
+        self.assertEqual(code, 1, r)
+        self.assertEqual((r["requests"], r["errors"], r["total"]["abandoned"]), (0, 0, 3), r)
+        self.assertLess(time.monotonic() - started, 10)
 
     def test_timeout(self):
         started = time.monotonic()

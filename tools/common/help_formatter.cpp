@@ -6,15 +6,27 @@ namespace scgi::tools {
 
 help_formatter::help_formatter(std::size_t column, std::size_t width) : width_(width) { column_width(column); }
 
+std::string help_formatter::make_description(const CLI::App* app) const {
+    const std::string description = app->get_description();
+    if (description.empty()) return {};
+    return wrap_text(description, width_) + "\n\n";
+}
+
 std::string help_formatter::make_option_desc(const CLI::Option* option) const {
     const std::size_t column = get_column_width();
-    return wrap_text(option->get_description(), width_ > column + 20 ? width_ - column : 20);
+    std::string description = option->get_description();
+    if (const std::string default_value = option->get_default_str(); !default_value.empty())
+        description += " (default: " + default_value + ")";
+    return wrap_text(description, width_ > column + 20 ? width_ - column : 20);
 }
 
 std::string help_formatter::make_option_opts(const CLI::Option* option) const {
     if (option->get_positional() || option->get_type_size() == 0) return {};
-    std::string out = " " + (!option->get_option_text().empty() ? option->get_option_text()
-                                                                 : get_label(option->get_type_name()));
+    // CLI11 appends each validator's description to the type name after a
+    // ':' ("N:UINT in [1 - 1024]"); the value's name is what comes before.
+    std::string type_name = option->get_type_name();
+    type_name = type_name.substr(0, type_name.find(':'));
+    std::string out = " " + (!option->get_option_text().empty() ? option->get_option_text() : get_label(type_name));
     if (option->get_expected_max() == CLI::detail::expected_max_vector_size) out += " ...";
     return out;
 }

@@ -10,19 +10,24 @@
 
 namespace scgi::tools {
 
-/// CLI11's formatter, with option descriptions wrapped at word boundaries
-/// so that no line of the help passes `width` columns (a word longer than
-/// the room left stands on a line of its own; line breaks in a description
-/// are kept), and after an option's name only its value's name (its
-/// `option_text`, else its type name), not the options it excludes, which
-/// its description says in words. Positionals show their name alone.
+/// CLI11's formatter, with the program's and the options' descriptions
+/// wrapped at word boundaries so that no line of the help passes `width`
+/// columns (a word longer than the room left stands on a line of its own;
+/// line breaks in a description are kept), and after an option's name only
+/// its value's name (its `option_text`, else its type name without the
+/// validators' annotations), not the options it excludes, which its
+/// description says in words. A captured default ends the description as
+/// "(default: X)". Positionals show their name alone.
 class help_formatter : public CLI::Formatter {
 public:
     /// Descriptions start at column `column` (CLI11's column_width) and end
     /// by column `width`.
     explicit help_formatter(std::size_t column = 30, std::size_t width = 100);
 
-    /// The description of `option`, wrapped.
+    /// The program's description, wrapped, then a blank line.
+    std::string make_description(const CLI::App* app) const override;
+
+    /// The description of `option` and its default, wrapped.
     std::string make_option_desc(const CLI::Option* option) const override;
 
     /// What follows the option's name: its value's name, ` ...` if it

@@ -96,7 +96,9 @@ request_variables request_variables::build(const request_options& options,
         if (!header) throw std::invalid_argument(reason);
         const bool is_content_type = detail::iequals(header->name, "Content-Type");
         if (header->remove) {
-            vars.remove(http_variable_name(header->name));
+            const std::string cgi_name = http_variable_name(header->name);
+            vars.remove(cgi_name);
+            std::erase(given, cgi_name);  // a later -H of the name starts afresh
             if (is_content_type) vars.set("CONTENT_TYPE", "");  // scgi_params sends it, even empty
             continue;
         }

@@ -23,6 +23,8 @@
 
 #include "stop.hpp"
 
+#include "common/response_length.hpp"
+
 #include <scgi/response_parser.hpp>
 
 #include <algorithm>
@@ -33,6 +35,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -62,18 +65,6 @@ std::uint64_t now_ns() noexcept {
 
 std::uint64_t to_ns(std::chrono::nanoseconds d) noexcept {
     return d.count() <= 0 ? 0 : static_cast<std::uint64_t>(d.count());
-}
-
-// A Content-Length value: 1 to 19 digits (no sign, no spaces: the parser has
-// already trimmed the value).
-std::optional<std::uint64_t> parse_length(std::string_view text) noexcept {
-    if (text.empty() || text.size() > 19) return std::nullopt;
-    std::uint64_t value = 0;
-    for (const char c : text) {
-        if (c < '0' || c > '9') return std::nullopt;
-        value = value * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    return value;
 }
 
 // What the threads of one run share.
@@ -149,7 +140,15 @@ private:
     bool consume(std::size_t i, std::string_view bytes);
     void finish(std::size_t i);
     void succeed(std::size_t i);
+    // Counts the failure of slot i's request and closes it. `cause` (or
+    // the system error `err`) explains the first failure of each kind.
     void fail(std::size_t i, failure kind, int err);
+    void fail(std::size_t i, failure kind, std::string_view cause);
+    // True while no failure of `kind` has given its cause: only then is it
+    // worth formatting one.
+    bool wants_cause(failure kind) const noexcept {
+        return counts_.first_cause[static_cast<std::size_t>(kind)].empty();
+    }
     void close_slot(slot& s) noexcept;
     void sweep(std::uint64_t now);
 
@@ -311,7 +310,9 @@ void worker::read_some(std::size_t i, bool peer_shut_down) {
         if (n == 0) return finish(i);
         if (errno == EINTR) continue;
         if (errno == EAGAIN) return;
-        return fail(i, failure::closed_early, errno);  // ECONNRESET, mostly
+        // ECONNRESET, mostly: within the head the response never came,
+        // within the body it was cut short.
+        return fail(i, s.parser.is_head_done() ? failure::wrong_length : failure::closed_early, errno);
     }
 }
 
@@ -324,18 +325,19 @@ bool worker::consume(std::size_t i, std::string_view bytes) {
         const std::size_t used = s.parser.put(bytes, ec);
         if (ec == scgi::error::need_more) return true;
         if (ec) {
-            fail(i, failure::malformed, 0);
+            fail(i, failure::malformed, wants_cause(failure::malformed) ? ec.message() : std::string());
             return false;
         }
-        if (const auto length = s.parser.head().find("Content-Length")) {
-            const auto value = parse_length(*length);
-            if (!value) {
-                fail(i, failure::malformed, 0);
-                return false;
-            }
-            s.has_length = true;
-            s.content_length = *value;
+        const body_length_rule rule = body_length_of(s.parser.head(), plan_.method);
+        if (rule.malformed) {
+            fail(i, failure::malformed,
+                 wants_cause(failure::malformed)
+                     ? "Content-Length '" + std::string(*s.parser.head().find("Content-Length")) + "' is not a number"
+                     : std::string());
+            return false;
         }
+        s.has_length = rule.expected.has_value();
+        s.content_length = rule.expected.value_or(0);
         bytes.remove_prefix(used);
     }
     if (plan_.check_echo && !s.mismatch) {
@@ -345,7 +347,11 @@ bool worker::consume(std::size_t i, std::string_view bytes) {
     }
     s.body_received += bytes.size();
     if (s.has_length && s.body_received > s.content_length) {
-        fail(i, failure::wrong_length, 0);  // more than announced: no need to wait for the end
+        // More than announced: no need to wait for the end.
+        fail(i, failure::wrong_length,
+             wants_cause(failure::wrong_length) ? "more body bytes than the Content-Length of " +
+                                                      std::to_string(s.content_length)
+                                                : std::string());
         return false;
     }
     return true;
@@ -355,11 +361,21 @@ bool worker::consume(std::size_t i, std::string_view bytes) {
 void worker::finish(std::size_t i) {
     slot& s = slots_[i];
     if (!s.parser.is_head_done()) return fail(i, failure::closed_early, s.write_errno);
-    if (s.has_length && s.body_received != s.content_length) return fail(i, failure::wrong_length, 0);
+    if (s.has_length && s.body_received != s.content_length) {
+        return fail(i, failure::wrong_length,
+                    wants_cause(failure::wrong_length)
+                        ? "a body of " + std::to_string(s.body_received) + " bytes, its Content-Length " +
+                              std::to_string(s.content_length)
+                        : std::string());
+    }
     if (plan_.check_echo) {
         const int status = s.parser.head().status();
-        if (s.mismatch || s.body_received != plan_.body.size() || status < 200 || status > 299) {
-            return fail(i, failure::echo_mismatch, 0);
+        if (status < 200 || status > 299) {
+            return fail(i, failure::echo_mismatch,
+                        wants_cause(failure::echo_mismatch) ? "status " + std::to_string(status) : std::string());
+        }
+        if (s.mismatch || s.body_received != plan_.body.size()) {
+            return fail(i, failure::echo_mismatch, "the body differs from the request's");
         }
     }
     succeed(i);
@@ -384,6 +400,10 @@ void worker::succeed(std::size_t i) {
 }
 
 void worker::fail(std::size_t i, failure kind, int err) {
+    fail(i, kind, err != 0 && wants_cause(kind) ? std::string_view(std::strerror(err)) : std::string_view());
+}
+
+void worker::fail(std::size_t i, failure kind, std::string_view cause) {
     slot& s = slots_[i];
     const std::uint64_t now = now_ns();
     const auto k = static_cast<std::size_t>(kind);
@@ -394,7 +414,7 @@ void worker::fail(std::size_t i, failure kind, int err) {
         ++counts_.measured.by_kind[k];
         last_measured_ = std::max(last_measured_, now);
     }
-    if (counts_.first_errno[k] == 0) counts_.first_errno[k] = err;
+    if (counts_.first_cause[k].empty()) counts_.first_cause[k] = cause;
     failures_.store(counts_.total.failures, std::memory_order_relaxed);
     close_slot(s);
     if (!stopping_) {
@@ -448,8 +468,12 @@ load_result run_load(const load_plan& plan, const std::function<void(const progr
     std::vector<std::thread> running;
     std::exception_ptr thread_error;
     std::mutex error_mutex;
+    // Joins the threads that started (each ends by itself once stopped).
+    const auto join_all = [&running] {
+        for (auto& t : running) t.join();
+    };
     for (auto& w : workers) {
-        running.emplace_back([&shared, &thread_error, &error_mutex, w = w.get()] {
+        const auto body = [&shared, &thread_error, &error_mutex, w = w.get()] {
             try {
                 w->run();
             } catch (...) {
@@ -460,7 +484,14 @@ load_result run_load(const load_plan& plan, const std::function<void(const progr
             const std::lock_guard lock(shared.mutex);
             ++shared.finished;
             shared.finished_cv.notify_all();
-        });
+        };
+        try {
+            running.emplace_back(body);
+        } catch (const std::system_error&) {
+            request_stop();
+            join_all();
+            throw;
+        }
     }
 
     {
@@ -480,7 +511,7 @@ load_result run_load(const load_plan& plan, const std::function<void(const progr
             }
         }
     }
-    for (auto& t : running) t.join();
+    join_all();
     if (thread_error) std::rethrow_exception(thread_error);
 
     load_result result;

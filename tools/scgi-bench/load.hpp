@@ -19,6 +19,7 @@ struct load_plan {
     socket_address address;
     std::string_view request;  // the encoded head followed by the body
     std::string_view body;     // a suffix of `request`
+    std::string_view method;   // REQUEST_METHOD: a response to HEAD has no body
     unsigned connections = 1;  // in flight, over all threads
     unsigned threads = 1;      // at most `connections`
     /// 0: run for `duration`; otherwise exactly this many measured requests
@@ -57,9 +58,11 @@ struct load_result {
 /// the calling thread calls `on_progress` about every `progress_interval`
 /// meanwhile (if set). At the end of a timed run, requests in flight get up
 /// to 2 s (or the timeout, if shorter) to finish: they count in the totals
-/// only; those still unfinished are abandoned (`results::abandoned`).
+/// only; those still unfinished are abandoned (`results::abandoned`), and
+/// the run failed.
 /// `request_stop()` (stop.hpp) ends it the same way before its time.
-/// Throws std::system_error if a thread's epoll instance cannot be created.
+/// Throws std::system_error if a thread's epoll instance or a thread cannot
+/// be created (the threads already started are stopped and joined first).
 load_result run_load(const load_plan& plan, const std::function<void(const progress&)>& on_progress,
                      std::chrono::milliseconds progress_interval);
 

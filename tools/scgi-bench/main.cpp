@@ -6,6 +6,7 @@
 #include "stop.hpp"
 
 #include "common/body_source.hpp"
+#include "common/help_formatter.hpp"
 #include "common/request_options.hpp"
 #include "common/request_variables.hpp"
 
@@ -110,35 +111,25 @@ void install_stop_handlers() {
     std::signal(SIGPIPE, SIG_IGN);  // sends use MSG_NOSIGNAL; this covers the rest
 }
 
-std::string pattern_body(std::uint64_t size) {
+// Appends `size` bytes of "Hello, SCGI!\n" repeated to `out`.
+void append_pattern(std::string& out, std::uint64_t size) {
     static constexpr std::string_view pattern = "Hello, SCGI!\n";  // 13 bytes
-    std::string body;
-    body.reserve(static_cast<std::size_t>(size));
-    while (body.size() < size) {
-        body.append(pattern.substr(0, std::min<std::size_t>(pattern.size(), static_cast<std::size_t>(size) - body.size())));
-    }
-    return body;
+    const std::size_t end = out.size() + static_cast<std::size_t>(size);
+    while (out.size() < end) out.append(pattern.substr(0, std::min(pattern.size(), end - out.size())));
 }
 
-// The whole body a --data/--data-binary argument names. Throws
-// std::system_error naming the source, as body_source does; and for a body
-// over max_body_size, which would not fit in memory sensibly.
-std::string read_whole(const scgi::tools::body_source& source) {
-    if (source.size() > max_body_size) {
-        throw std::system_error(std::make_error_code(std::errc::file_too_large),
-                                source.name() + ": " + std::to_string(source.size()) +
-                                    " bytes; scgi-bench holds the body in memory, at most " +
-                                    std::to_string(max_body_size));
-    }
-    std::string body(static_cast<std::size_t>(source.size()), '\0');
-    std::size_t done = 0;
-    while (done < body.size()) {
+// Appends the whole body a --data/--data-binary argument names to `out`.
+// Throws std::system_error naming the source, as body_source does.
+void append_whole(std::string& out, const scgi::tools::body_source& source) {
+    const std::size_t start = out.size();
+    out.resize(start + static_cast<std::size_t>(source.size()));
+    for (std::size_t done = 0; start + done < out.size();) {
         std::error_code ec;
-        const std::size_t n = source.read_at(done, std::span<char>(body.data() + done, body.size() - done), ec);
+        const std::size_t n =
+            source.read_at(done, std::span<char>(out.data() + start + done, out.size() - start - done), ec);
         if (ec) throw std::system_error(ec, source.name());
         done += n;
     }
-    return body;
 }
 
 struct cli_options {
@@ -164,18 +155,25 @@ int main(int argc, char** argv) {
                  "its end and checks it, and prints requests/s, latency percentiles, status codes and errors by "
                  "kind.",
                  "scgi-bench"};
+    app.formatter(std::make_shared<scgi::tools::help_formatter>());
+    app.set_version_flag("--version", "scgi-bench " SCGI_VERSION);
     app.footer(
-        "ENDPOINT is host:port, [v6]:port, unix:/path or a path containing '/'.\n"
+        "ENDPOINT is host:port, [v6]:port, unix:/path or a path containing '/'. A host name with several\n"
+        "addresses is probed first with one bare connection per address, to pick the first that accepts.\n"
         "\n"
         "A request fails (one count per kind) on: connect (refused, no such socket, backlog full), timeout,\n"
         "closed_early (the connection ended or was reset before the response head was complete),\n"
-        "malformed (the head breaks the CGI response rules), wrong_length (the body's length differs from\n"
-        "its Content-Length), echo_mismatch (--check-echo: status not 2xx or the body differs).\n"
+        "malformed (the head breaks the CGI response rules, or its Content-Length is not a number),\n"
+        "wrong_length (the body's length differs from its Content-Length, or the connection was reset within\n"
+        "the body; not checked for HEAD, 1xx, 204, 304), echo_mismatch (--check-echo: status not 2xx or the\n"
+        "body differs). A timed run ends by giving the requests in flight up to 2 s (or --timeout) to\n"
+        "finish; those still unanswered then are abandoned.\n"
         "\n"
-        "Exit status: 0 every measured request answered without failure; 1 the run ended with failures or\n"
-        "no request answered (idle: a connection failed or was closed); 2 bad command line; 3 the run\n"
-        "could not start (the endpoint does not resolve, too few file descriptors); 4 stopped by\n"
-        "SIGINT/SIGTERM (the summary of what ran is printed; a second signal kills).");
+        "Exit status: 0 every measured request answered without failure; 1 the run ended with failures, with\n"
+        "requests abandoned, or with no request answered (idle: a connection failed or was closed), or the\n"
+        "summary could not be written; 2 bad command line; 3 the run could not start (the endpoint does not\n"
+        "resolve, too few file descriptors, no memory for the body); 4 stopped by SIGINT/SIGTERM (the\n"
+        "summary of what ran is printed; a second signal kills).");
     app.add_option("ENDPOINT", o.endpoint, "The SCGI server")->required();
     // URI, -X, -H, -e, --data, --data-binary: as scgi-call has them (-d is
     // the duration here).
@@ -183,42 +181,42 @@ int main(int argc, char** argv) {
     scgi::tools::add_request_options(app, request_opts, scgi::tools::data_flags::long_only);
 
     app.add_option("-c,--connections", o.connections,
-                                       "Requests in flight (one connection each), shared among the threads; "
-                                       "with --idle, the connections held")
-                            ->type_name("N")
-                            ->capture_default_str()
-                            ->check(CLI::Range(1u, 1'000'000u));
+                   "Requests in flight (one connection each), shared among the threads; "
+                   "with --idle, the connections held")
+        ->type_name("N")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 1'000'000u));
     auto* duration = app.add_option("-d,--duration", o.duration,
                                     "Length of the measured run (after --warmup): seconds, or with a unit: 500ms, "
                                     "30s, 2m, 1h; with --idle, how long to hold")
-                         ->type_name("SECONDS")
-                         ->capture_default_str()
-                         ->check(seconds_between(0.001, 1e6));
+        ->type_name("SECONDS")
+        ->capture_default_str()
+        ->check(seconds_between(0.001, 1e6));
     auto* requests = app.add_option("-n,--requests", o.requests,
                                     "Send exactly this many measured requests (after --warmup), instead of -d")
-                         ->type_name("N")
-                         ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 62));
+        ->type_name("N")
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 62));
     requests->excludes(duration);
     auto* threads = app.add_option("-t,--threads", o.threads, "Threads, each its own event loop (at most -c)")
-                        ->type_name("N")
-                        ->capture_default_str()
-                        ->check(CLI::Range(1u, 1024u));
+        ->type_name("N")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 1024u));
     auto* warmup = app.add_option("--warmup", o.warmup,
                                   "Run this long first without counting (the totals still include it)")
-                       ->type_name("SECONDS")
-                       ->capture_default_str()
-                       ->check(seconds_between(0, 1e6));
+        ->type_name("SECONDS")
+        ->capture_default_str()
+        ->check(seconds_between(0, 1e6));
     auto* timeout = app.add_option("--timeout", o.timeout,
                                    "A request not answered to its end within this time (from its connect) fails")
-                        ->type_name("SECONDS")
-                        ->capture_default_str()
-                        ->check(seconds_between(0.001, 1e6));
+        ->type_name("SECONDS")
+        ->capture_default_str()
+        ->check(seconds_between(0.001, 1e6));
     auto* body_size = app.add_option("--body-size", o.body_size,
                                      "Send a body of N bytes (\"Hello, SCGI!\\n\" repeated), as --data would "
                                      "(POST unless -X)")
-                          ->type_name("N")
-                          ->check(CLI::Range(std::uint64_t{0}, max_body_size))
-                          ->group("Request");
+        ->type_name("N")
+        ->check(CLI::Range(std::uint64_t{0}, max_body_size))
+        ->group("Request");
     body_size->excludes(app.get_option("--data"));
     body_size->excludes(app.get_option("--data-binary"));
     auto* check_echo = app.add_flag("--check-echo", o.check_echo,
@@ -250,22 +248,37 @@ int main(int argc, char** argv) {
         return exit_usage;
     }
 
-    // The request, encoded once: head then body. The body is held in
-    // memory, as it is sent again on every connection.
-    std::string body;
+    // The request, encoded once: head then body, in one string (sent again
+    // on every connection, so held in memory; the body is appended in place,
+    // never copied).
     std::string request;
+    std::size_t head_size = 0;
+    std::string method;
     try {
+        std::optional<scgi::tools::body_source> source;
+        std::optional<std::uint64_t> body_length = o.body_size;
         if (request_opts.data) {
-            body = read_whole(scgi::tools::body_source::open(*request_opts.data));
-        } else if (o.body_size) {
-            body = pattern_body(*o.body_size);
+            source = scgi::tools::body_source::open(*request_opts.data);
+            body_length = source->size();
         }
-        const bool has_body = request_opts.data || o.body_size;
-        const auto variables = scgi::tools::request_variables::build(
-            request_opts, has_body ? std::optional<std::uint64_t>(body.size()) : std::nullopt);
-        if (const auto encode_error = variables.encode(body.size(), request)) {
+        if (body_length && *body_length > max_body_size) {
+            std::fprintf(stderr, "scgi-bench: a body of %llu bytes; scgi-bench holds it in memory, at most %llu\n",
+                         static_cast<unsigned long long>(*body_length),
+                         static_cast<unsigned long long>(max_body_size));
+            return exit_cannot_run;
+        }
+        const auto variables = scgi::tools::request_variables::build(request_opts, body_length);
+        if (const auto encode_error = variables.encode(body_length.value_or(0), request)) {
             std::fprintf(stderr, "scgi-bench: cannot encode the request: %s\n", encode_error.message().c_str());
             return exit_usage;
+        }
+        head_size = request.size();
+        method = variables.find("REQUEST_METHOD").value_or("");
+        request.reserve(head_size + static_cast<std::size_t>(body_length.value_or(0)));
+        if (source) {
+            append_whole(request, *source);
+        } else if (o.body_size) {
+            append_pattern(request, *o.body_size);
         }
     } catch (const std::invalid_argument& e) {
         std::fprintf(stderr, "scgi-bench: %s\n", e.what());
@@ -273,9 +286,11 @@ int main(int argc, char** argv) {
     } catch (const std::system_error& e) {
         std::fprintf(stderr, "scgi-bench: %s\n", e.what());
         return exit_cannot_run;
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "scgi-bench: not enough memory to hold the request and its body\n");
+        return exit_cannot_run;
     }
-    const std::size_t head_size = request.size();
-    request += body;
+    const std::string_view body = std::string_view(request).substr(head_size);
 
     const bench::socket_address address = bench::resolve_address(endpoint, ec);
     if (ec) {
@@ -331,7 +346,8 @@ int main(int argc, char** argv) {
         bench::load_plan plan;
         plan.address = address;
         plan.request = request;
-        plan.body = std::string_view(request).substr(head_size);
+        plan.body = body;
+        plan.method = method;
         plan.connections = o.connections;
         plan.threads = o.threads;
         plan.request_count = o.requests;
@@ -352,9 +368,14 @@ int main(int argc, char** argv) {
         } else {
             bench::print_text(stdout, info, result);
         }
+        if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+            std::fprintf(stderr, "scgi-bench: writing the summary: %s\n", std::strerror(errno));
+            return exit_failures;
+        }
         if (result.stopped) return exit_stopped;
         const auto& measured = result.counts.measured;
-        return measured.failures == 0 && measured.responses > 0 ? exit_ok : exit_failures;
+        const bool clean = measured.failures == 0 && measured.responses > 0 && result.counts.abandoned == 0;
+        return clean ? exit_ok : exit_failures;
     } catch (const std::system_error& e) {
         std::fprintf(stderr, "scgi-bench: %s\n", e.what());
         return exit_cannot_run;

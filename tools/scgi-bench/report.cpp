@@ -99,10 +99,7 @@ std::string plural(std::uint64_t n, std::string_view word) {
 
 // The cause of a failure kind's first occurrence, when there is a system
 // error behind it.
-std::string cause(const results& r, std::size_t kind) {
-    const int err = r.first_errno[kind];
-    return err != 0 ? std::strerror(err) : std::string();
-}
+const std::string& cause(const results& r, std::size_t kind) { return r.first_cause[kind]; }
 
 // --- JSON ---------------------------------------------------------------------
 

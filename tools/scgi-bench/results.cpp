@@ -25,13 +25,13 @@ void add(tally& to, const tally& from) noexcept {
 
 }  // namespace
 
-void results::merge(const results& other) noexcept {
+void results::merge(const results& other) {
     add(measured, other.measured);
     add(total, other.total);
     latency.merge(other.latency);
     for (std::size_t s = 0; s < status.size(); ++s) status[s] += other.status[s];
     for (std::size_t k = 0; k < failure_kinds; ++k) {
-        if (first_errno[k] == 0) first_errno[k] = other.first_errno[k];
+        if (first_cause[k].empty()) first_cause[k] = other.first_cause[k];
     }
     abandoned += other.abandoned;
 }

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace scgi::tools::bench {
@@ -59,14 +60,15 @@ struct results {
     /// Measured responses by status code (100..999; the response parser
     /// refuses any other).
     std::array<std::uint64_t, 1000> status{};
-    /// The first system error seen for each kind (0: none, or not a system
-    /// error), for the message that explains a count.
-    std::array<int, failure_kinds> first_errno{};
+    /// What the first failure of each kind was (a system error's message,
+    /// the response parser's reason, the lengths that differ; empty: none
+    /// yet), for the message that explains a count.
+    std::array<std::string, failure_kinds> first_cause{};
     /// Requests still in flight when the drain at the end ran out: neither
     /// answered nor failed.
     std::uint64_t abandoned = 0;
 
-    void merge(const results& other) noexcept;
+    void merge(const results& other);
 };
 
 }  // namespace scgi::tools::bench

@@ -3,6 +3,8 @@
 #include "recording_stream.hpp"
 #include "visible.hpp"
 
+#include "common/response_length.hpp"
+
 #include <scgi/asio/read_buffer.hpp>
 #include <scgi/asio/read_response.hpp>
 #include <scgi/asio/write_request.hpp>
@@ -13,7 +15,6 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/connect.hpp>
-#include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
@@ -22,12 +23,18 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
+#include <exception>
 #include <string>
 #include <string_view>
 #include <tuple>
 #include <vector>
 
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace scgi::tools {
@@ -63,6 +70,23 @@ public:
         }
     }
 
+private:
+    // A coroutine's completion handler: an exception that escaped it ends
+    // the exchange as an internal error, not as a silent success.
+    auto report_exception() {
+        return [this](std::exception_ptr failure) {
+            if (!failure) return;
+            try {
+                std::rethrow_exception(failure);
+            } catch (const std::exception& e) {
+                finish(exit_status::internal, e.what());
+            } catch (...) {
+                finish(exit_status::internal, "unknown exception");
+            }
+        };
+    }
+
+public:
     exchange_result run() {
         if (s_.timeout) {
             deadline_.expires_after(*s_.timeout);
@@ -71,8 +95,9 @@ public:
                 finish(exit_status::timeout, "timed out after " + seconds_text(*s_.timeout) + " " + doing());
             });
         }
-        asio::co_spawn(io_, converse(), asio::detached);
+        asio::co_spawn(io_, converse(), report_exception());
         io_.run();
+        close_output();
         return result_;
     }
 
@@ -113,7 +138,7 @@ private:
             std::fprintf(stderr, "* connected\n");
             print_request();
         }
-        asio::co_spawn(io_, send(), asio::detached);
+        asio::co_spawn(io_, send(), report_exception());
         co_await receive();
     }
 
@@ -199,6 +224,12 @@ private:
                 at = end + 2;
             }
         }
+        length_rule_ = body_length_of(head, s_.method);
+        if (length_rule_.malformed) {
+            co_return finish(exit_status::bad_response, "malformed response head: Content-Length '" +
+                                                            visible(*head.find("Content-Length")) +
+                                                            "' is not a number");
+        }
         if (s_.fail_on_http_error && head.status() >= 400) {
             co_return finish(exit_status::http_error, "the server answered " + std::to_string(head.status()) + " " +
                                                           std::string(head.reason()));
@@ -222,7 +253,7 @@ private:
         }
         if (s_.verbose) std::fprintf(stderr, "* %llu body bytes, then the server closed the connection\n",
                                      static_cast<unsigned long long>(total));
-        check_length(head, total);
+        check_length(total);
     }
 
     // The response head did not come whole: say why. A raw exchange still
@@ -263,28 +294,87 @@ private:
 
     // An SCGI response ends when the connection does, so a Content-Length
     // is the only sign of a body cut short (or overlong).
-    void check_length(const response_head& head, std::uint64_t total) {
-        const auto declared = head.find("Content-Length");
-        unsigned long long expected = 0;
-        const bool no_body = s_.method == "HEAD" || head.status() == 204 || head.status() == 304 ||
-                             head.status() < 200;
-        if (!declared || no_body || detail::parse_decimal(*declared, expected) != 0 || expected == total) {
-            return finish(exit_status::ok, {});
-        }
+    void check_length(std::uint64_t total) {
+        if (!length_rule_.expected || *length_rule_.expected == total) return finish(exit_status::ok, {});
         finish(exit_status::length_mismatch, "the response body has " + std::to_string(total) +
-                                                 " bytes, its Content-Length says " + std::to_string(expected));
+                                                 " bytes, its Content-Length says " +
+                                                 std::to_string(*length_rule_.expected));
+    }
+
+    std::string_view output_name() const {
+        return output_is_stdout() ? std::string_view("stdout") : std::string_view(s_.output_path);
+    }
+    bool output_is_stdout() const { return s_.output_path.empty() || s_.output_path == "-"; }
+
+    // Opens the output on first use; false (and the exchange ended) if it
+    // cannot be. A regular file never blocks a write for long; anything else
+    // (a pipe, a terminal, a socket) is polled when there is a timeout.
+    bool open_output() {
+        if (output_fd_ >= 0) return true;
+        output_fd_ = output_is_stdout()
+                         ? STDOUT_FILENO
+                         : ::open(s_.output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (output_fd_ < 0) {
+            const std::error_code ec(errno, std::system_category());
+            finish(exit_status::write_error, "cannot open " + s_.output_path + ": " + ec.message());
+            return false;
+        }
+        struct stat st {};
+        output_may_block_ = ::fstat(output_fd_, &st) != 0 || !S_ISREG(st.st_mode);
+        return true;
+    }
+
+    // At the end: a successful exchange that wrote nothing still creates
+    // its -o file (an empty body is a body); the file is closed, and a
+    // failure to close it (a full disk found late) is the exchange's.
+    void close_output() {
+        if (result_.status == exit_status::ok && !output_is_stdout() && output_fd_ < 0) open_output();
+        if (output_fd_ < 0 || output_fd_ == STDOUT_FILENO) return;
+        if (::close(output_fd_) != 0 && result_.status == exit_status::ok) {
+            const std::error_code ec(errno, std::system_category());
+            result_ = {exit_status::write_error, "writing " + s_.output_path + ": " + ec.message()};
+        }
+        output_fd_ = -1;
+    }
+
+    // Waits until the output takes bytes or the timeout passes; false (and
+    // the exchange ended) if it passed or the wait failed.
+    bool wait_for_output() {
+        for (;;) {
+            const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline_.expiry() -
+                                                                          asio::steady_timer::clock_type::now());
+            pollfd p{output_fd_, POLLOUT, 0};
+            const int n = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
+            if (n > 0) return true;
+            if (n < 0 && errno == EINTR) continue;
+            if (n == 0) {
+                finish(exit_status::timeout, "timed out after " + seconds_text(*s_.timeout) + " writing " +
+                                                 std::string(output_name()) + " (its reader is not reading)");
+            } else {
+                const std::error_code ec(errno, std::system_category());
+                finish(exit_status::write_error, "writing " + std::string(output_name()) + ": " + ec.message());
+            }
+            return false;
+        }
     }
 
     // Writes `bytes` to the output whole; false (and the exchange ended)
-    // on an error. Blocking: the output is a terminal, a pipe or a file,
-    // and a reader that stalls should stall the download too.
+    // on an error. Blocking: the output is a terminal, a pipe or a file, and
+    // a reader that stalls should stall the download too; but with a
+    // timeout, an output that may block is written only when poll(2) says
+    // it takes bytes, at most PIPE_BUF at a time (what a pipe that polls
+    // writable is sure to take without blocking), so the timeout holds.
     bool write_out(std::string_view bytes) {
+        if (!open_output()) return false;
+        const bool bounded = s_.timeout && output_may_block_;
         while (!bytes.empty()) {
-            const ssize_t n = ::write(s_.output_fd, bytes.data(), bytes.size());
+            if (bounded && !wait_for_output()) return false;
+            const std::size_t size = bounded ? std::min<std::size_t>(bytes.size(), PIPE_BUF) : bytes.size();
+            const ssize_t n = ::write(output_fd_, bytes.data(), size);
             if (n < 0 && errno == EINTR) continue;
             if (n < 0) {
                 const std::error_code ec(errno, std::system_category());
-                finish(exit_status::write_error, "writing " + s_.output_name + ": " + ec.message());
+                finish(exit_status::write_error, "writing " + std::string(output_name()) + ": " + ec.message());
                 return false;
             }
             bytes.remove_prefix(static_cast<std::size_t>(n));
@@ -308,6 +398,9 @@ private:
     std::uint64_t request_size_ = 0;
     std::uint64_t bytes_sent_ = 0;
     std::error_code send_error_;
+    body_length_rule length_rule_;
+    int output_fd_ = -1;             // opened by the first write_out
+    bool output_may_block_ = false;  // not a regular file
 };
 
 }  // namespace

@@ -51,13 +51,14 @@ struct exchange_settings {
     bool fail_on_http_error = false;
     /// `-v`: the request head sent and the response head received, on stderr.
     bool verbose = false;
-    /// Connection and whole exchange; none: wait as long as it takes.
+    /// Connection and whole exchange, writing the output included; none:
+    /// wait as long as it takes.
     std::optional<std::chrono::milliseconds> timeout;
-    /// Where the output goes: a descriptor open for writing, and its name
-    /// for messages.
-    int output_fd = 1;
-    /// The output's name in messages (`stdout`, the `-o` path).
-    std::string output_name = "stdout";
+    /// Where the output goes: a file (`-o`), or stdout if empty or `-`. The
+    /// file is created (or truncated) when the first byte is to be written,
+    /// or at the end of a successful exchange with nothing to write: a
+    /// failed exchange leaves an existing file as it was (as curl does).
+    std::string output_path;
 };
 
 /// How an exchange ended: the exit status and, unless `ok`, one line saying
@@ -71,7 +72,8 @@ struct exchange_result {
 /// whole) while the response is read, so a server that answers before it
 /// has read the whole body is heard. The response is written to the output
 /// piece by piece as it arrives. Network and local failures are results, not
-/// exceptions (std::bad_alloc aside).
+/// exceptions; so is an exception thrown inside the exchange
+/// (`exit_status::internal`).
 exchange_result run_exchange(const exchange_settings& settings);
 
 }  // namespace scgi::tools

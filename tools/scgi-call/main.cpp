@@ -67,13 +67,6 @@ constexpr const char* footer =
     "  printf '01:A' | scgi-call --raw - /run/app.sock    # a malformed request: the server's answer, raw";
 
 // Opens the -o file, or stdout; -1 and `error` set on failure.
-int open_output(const std::string& path, std::string& error) {
-    if (path.empty() || path == "-") return STDOUT_FILENO;
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) error = "cannot open " + path + ": " + std::error_code(errno, std::system_category()).message();
-    return fd;
-}
-
 int run(int argc, char** argv) {
     CLI::App app(description, "scgi-call");
     app.formatter(std::make_shared<scgi::tools::help_formatter>());
@@ -107,7 +100,11 @@ int run(int argc, char** argv) {
         raw->excludes(app.get_option(other));
     }
     raw->excludes(include_flag)->excludes(head_flag);
-    app.add_option("-o,--output", output_path, "Write to FILE instead of stdout")->option_text("FILE")->group("Output");
+    app.add_option("-o,--output", output_path,
+                   "Write to FILE instead of stdout; FILE is created or truncated only when there is something to "
+                   "write or the exchange succeeded")
+        ->option_text("FILE")
+        ->group("Output");
     app.add_flag("-f,--fail", fail,
                  "Exit with 22, writing nothing, when the status is 400 or more (curl's --fail)")
         ->group("Output");
@@ -117,7 +114,7 @@ int run(int argc, char** argv) {
         ->group("Output");
     app.add_option("--timeout", timeout,
                    "Give up after SECONDS (fractions allowed) from the connection attempt to the end of the "
-                   "response (default: no limit)")
+                   "response, writing the output included (default: no limit)")
         ->option_text("SECONDS")
         ->check(CLI::Range(0.001, 1e6))
         ->group("Connection");
@@ -167,15 +164,10 @@ int run(int argc, char** argv) {
         }
     }
 
-    std::string output_error;
-    const int output_fd = open_output(output_path, output_error);
-    if (output_fd < 0) return failed(exit_status::write_error, output_error);
-
     scgi::tools::exchange_settings settings;
     settings.target = target;
     settings.addresses = scgi::resolve(target, ec);
     if (ec) {
-        if (output_fd != STDOUT_FILENO) ::close(output_fd);
         return failed(target.type() == scgi::endpoint::kind::tcp ? exit_status::resolve : exit_status::usage,
                       "cannot resolve " + target.host() + ": " + ec.message());
     }
@@ -189,14 +181,9 @@ int run(int argc, char** argv) {
     settings.fail_on_http_error = fail;
     settings.verbose = verbose;
     if (timeout > 0) settings.timeout = std::chrono::milliseconds(std::llround(timeout * 1000));
-    settings.output_fd = output_fd;
-    settings.output_name = output_fd == STDOUT_FILENO ? "stdout" : output_path;
+    settings.output_path = output_path;
 
     const scgi::tools::exchange_result result = scgi::tools::run_exchange(settings);
-    if (output_fd != STDOUT_FILENO && ::close(output_fd) != 0 && result.status == exit_status::ok) {
-        return failed(exit_status::write_error,
-                      "writing " + output_path + ": " + std::error_code(errno, std::system_category()).message());
-    }
     if (result.status != exit_status::ok) return failed(result.status, result.message);
     return 0;
 }
