@@ -23,6 +23,7 @@ its run).
 
     python3 bench/e2e/compare_generators.py                 # build-bench/, 5 x 3 s
     python3 bench/e2e/compare_generators.py --reps 3 --duration 2 --connections 1 64
+    python3 bench/e2e/compare_generators.py --pin --connections 16 64   # steadier figures
 
 Needs a Release build with the tools, the examples and the benchmarks
 (scripts/bench-e2e makes one in build-bench/) and a git checkout. Every
@@ -76,11 +77,12 @@ def build_old(rev, out_dir):
     return binary, short
 
 
-def start_server(binary, transport, sandbox, name):
-    """A fresh server; returns (process, the endpoint it printed)."""
+def start_server(binary, transport, sandbox, name, pin):
+    """A fresh server (on CPU 0 if `pin`); returns (process, the endpoint it printed)."""
     where = "unix:" + sandbox.path(name + ".sock") if transport == "unix" else "127.0.0.1:0"
     out = sandbox.path(name + ".out")
-    process = harness.Process([binary, where], name, sandbox.path(name + ".log"), stdout_path=out)
+    prefix = ["taskset", "-c", "0"] if pin else []
+    process = harness.Process(prefix + [binary, where], name, sandbox.path(name + ".log"), stdout_path=out)
     line = harness.wait_for(lambda: re.search(r"^Listening on (\S+)$", harness.read_text(out), re.M)
                             or (not process.alive() and "exited"), 10, what=name + " to listen")
     if line == "exited":
@@ -112,14 +114,15 @@ def measure(kind, binary, endpoint, conns, args):
     """One run; returns (requests/s of the measured window, responses of the
     whole run, CPU seconds, errors)."""
     timeout = args.duration + args.warmup + 60
+    prefix = ["taskset", "-c", "1"] if args.pin else []
     before = children_cpu()
     if kind == "old":
-        out, _ = run_generator([binary, "--endpoint", endpoint, "--connections", str(conns), "--duration",
+        out, _ = run_generator(prefix + [binary, "--endpoint", endpoint, "--connections", str(conns), "--duration",
                                 str(args.duration), "--warmup", str(args.warmup)], timeout)
         cpu = children_cpu() - before
         fields = dict(item.split("=", 1) for item in out.split())
         return float(fields["rps"]), int(fields["answered"]), cpu, int(fields["errors"])
-    out, _ = run_generator([binary, "--json", "-c", str(conns), "-d", str(args.duration), "--warmup",
+    out, _ = run_generator(prefix + [binary, "--json", "-c", str(conns), "-d", str(args.duration), "--warmup",
                             str(args.warmup), *SAME_REQUEST, endpoint, "/echo"], timeout)
     cpu = children_cpu() - before
     r = json.loads(out)
@@ -137,6 +140,8 @@ def main():
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--transports", nargs="+", default=["unix", "tcp"], choices=["unix", "tcp"])
     parser.add_argument("--servers", nargs="+", default=["echo", "baseline"], choices=["echo", "baseline"])
+    parser.add_argument("--pin", action="store_true",
+                        help="server on CPU 0, generator on CPU 1 (taskset): steadier at 16 and 64 connections")
     args = parser.parse_args()
 
     build = os.path.abspath(args.build)
@@ -153,10 +158,10 @@ def main():
         old, old_rev = build_old(args.old_rev, scratch)
         head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
                               text=True).stdout.strip()
-        print("date: %s; nproc %d; load %s; scgi-bench at %s, scgi-load from %s; %d x %.1f s (+ %.1f s warm-up)" % (
+        print("date: %s; nproc %d; load %s; scgi-bench at %s, scgi-load from %s; %d x %.1f s (+ %.1f s warm-up)%s" % (
             time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), os.cpu_count(),
             " ".join(open("/proc/loadavg").read().split()[:3]), head, old_rev, args.reps, args.duration,
-            args.warmup), flush=True)
+            args.warmup, "; pinned: server CPU 0, generator CPU 1" if args.pin else ""), flush=True)
         cells = [(s, t, c) for s in args.servers for t in args.transports for c in args.connections]
         runs = {cell: {"old": [], "new": []} for cell in cells}
         n = 0
@@ -165,7 +170,8 @@ def main():
                 server, transport, conns = cell
                 for kind in (("old", "new") if rep % 2 == 0 else ("new", "old")):
                     n += 1
-                    process, endpoint = start_server(servers[server], transport, sandbox, "%s-%d" % (server, n))
+                    process, endpoint = start_server(servers[server], transport, sandbox, "%s-%d" % (server, n),
+                                                     args.pin)
                     try:
                         rps, answered, cpu, errors = measure(kind, old if kind == "old" else new, endpoint, conns,
                                                              args)

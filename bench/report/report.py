@@ -134,7 +134,8 @@ class Report:
         self.echo = os.path.join(self.build, "examples", "echo")
         self.baseline = os.path.join(self.build, "bench", "e2e", "scgi-baseline-server")
         self.bench = os.path.join(self.build, "tools", "scgi-bench", "scgi-bench")
-        needed = [self.echo, self.baseline] + ([self.bench] if set(args.only) & {"direct", "large"} else [])
+        needed = [] if args.redraw else [self.echo, self.baseline] + (
+            [self.bench] if set(args.only) & {"direct", "large"} else [])
         for path in needed:
             if not os.access(path, os.X_OK):
                 sys.exit("report: %s is missing: build it first (bench/report/run does)" % path)
@@ -175,7 +176,9 @@ class Report:
         """One scgi-bench run against fresh servers: its JSON plus the servers'
         CPU seconds over the run (a warm-up run first, not counted)."""
         if warmup and self.args.warmup > 0:
-            self.scgi_bench(servers.endpoint, uri, ["-d", str(self.args.warmup)] + extra)
+            # The same load for --warmup seconds: extra without its -d/-n.
+            same_load = [a for i, a in enumerate(extra) if a not in ("-d", "-n") and extra[i - 1] not in ("-d", "-n")]
+            self.scgi_bench(servers.endpoint, uri, same_load + ["-d", str(self.args.warmup)])
         before = servers.cpu()
         out = self.scgi_bench(servers.endpoint, uri, extra)
         out["server_cpu_seconds"] = servers.cpu() - before
@@ -202,7 +205,10 @@ class Report:
                                                           "--body-size", "13"])
                 finally:
                     servers.stop()
-                requests = max(out["requests"], 1)
+                # The server's CPU time over the whole scgi-bench run, divided
+                # by every request it answered in that time (the final drain
+                # included), as scripts/bench-e2e does.
+                requests = max(out["total"]["requests"], 1)
                 runs[cell].append({
                     "rps": out["requests_per_second"],
                     "cpu_us": out["server_cpu_seconds"] * 1e6 / requests,
@@ -416,17 +422,18 @@ http {
         data = os.path.join(self.tmp, "charts")
         os.makedirs(data, exist_ok=True)
         servers = ["baseline", "echo", "echo-2-threads", "echo-2-processes"]
+        connections = sorted({c["connections"] for c in r.get("direct", [])})
         for transport in ("unix", "tcp"):
             with open(os.path.join(data, "direct-%s.dat" % transport), "w") as f:
                 f.write("conns " + " ".join(servers) + "\n")
-                for conns in self.args.connections:
+                for conns in connections:
                     row = {c["server"]: c for c in r.get("direct", [])
                            if c["transport"] == transport and c["connections"] == conns}
                     f.write("%d %s\n" % (conns, " ".join("%.3f" % row[s]["cpu_us"] if s in row else "NaN"
                                                         for s in servers)))
             with open(os.path.join(data, "rps-%s.dat" % transport), "w") as f:
                 f.write("conns " + " ".join(servers) + "\n")
-                for conns in self.args.connections:
+                for conns in connections:
                     row = {c["server"]: c for c in r.get("direct", [])
                            if c["transport"] == transport and c["connections"] == conns}
                     f.write("%d %s\n" % (conns, " ".join("%.0f" % row[s]["rps"] if s in row else "NaN"
@@ -461,8 +468,16 @@ def main():
     parser.add_argument("--large-requests", type=int, default=8, help="requests per large-body run")
     parser.add_argument("--only", choices=("direct", "nginx", "large"), nargs="+",
                         default=["direct", "nginx", "large"])
+    parser.add_argument("--redraw", action="store_true",
+                        help="measure nothing: draw the charts again from --out's results.json")
     args = parser.parse_args()
     report = Report(args)
+    if args.redraw:
+        with open(os.path.join(args.out, "results.json")) as f:
+            report.results = json.load(f)
+        report.charts(args.out)
+        print("report: charts drawn again in %s" % args.out)
+        return
     if "direct" in args.only:
         report.direct()
     if "nginx" in args.only:

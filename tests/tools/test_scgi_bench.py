@@ -8,6 +8,7 @@ every run of scgi-bench is bounded (-n and a timeout, and subprocess's own).
 
 import json
 import os
+import pty
 import signal
 import socket
 import struct
@@ -315,6 +316,36 @@ class OutputTest(BenchTest):
                      "latency histogram:"):
             self.assertIn(line, out)
         self.assertEqual(err, "")  # no progress line: stderr is not a terminal
+
+    def test_progress_line_on_a_terminal(self):
+        server = self.backend("echo", "unix")
+        master, slave = pty.openpty()
+        try:
+            p = subprocess.Popen([BENCH, "-d", "1", "-c", "2", server.endpoint], stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, stderr=slave)
+            os.close(slave)
+            slave = None
+            out, _ = p.communicate(timeout=30)
+            shown = b""
+            while True:
+                try:
+                    piece = os.read(master, 4096)
+                except OSError:  # EIO: the other side is closed
+                    break
+                if not piece:
+                    break
+                shown += piece
+        finally:
+            if slave is not None:
+                os.close(slave)
+            os.close(master)
+        self.assertEqual(p.returncode, 0, out)
+        # A line rewritten in place (\r, erase to the end), then erased.
+        lines = [line for line in shown.split(b"\r") if line]
+        self.assertGreaterEqual(len(lines), 3, shown)
+        self.assertRegex(lines[0].decode(), r"^ +\d+\.\d s  [\d,]+ responses  [\d,]+/s  0 errors\x1b\[K$")
+        self.assertEqual(lines[-1], b"\x1b[K")
+        self.assertIn(b"answered", out)  # the summary still goes to stdout
 
     def test_idle_mode_holds_connections(self):
         for transport in ("tcp", "unix"):

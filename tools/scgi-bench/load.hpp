@@ -54,9 +54,9 @@ struct load_result {
     bool stopped = false;
 };
 
-/// Runs `plan` on `plan.threads` new threads and returns when they are done;
-/// the calling thread calls `on_progress` about every `progress_interval`
-/// meanwhile (if set). At the end of a timed run, requests in flight get up
+/// Runs `plan` on `plan.threads` threads, the calling thread being the
+/// first, and returns when they are done; `on_progress` (if set) is called
+/// about every `progress_interval` meanwhile, from the calling thread. At the end of a timed run, requests in flight get up
 /// to 2 s (or the timeout, if shorter) to finish: they count in the totals
 /// only; those still unfinished are abandoned (`results::abandoned`), and
 /// the run failed.
