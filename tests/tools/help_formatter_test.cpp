@@ -43,6 +43,8 @@ TEST(HelpFormatter, EveryLineWithin100ColumnsAndNoExcludesLists) {
     EXPECT_NE(help.find("  -H,--header 'NAME: VALUE' ...\n"), std::string::npos) << help;
     EXPECT_NE(help.find("  ENDPOINT "), std::string::npos) << help;
     EXPECT_NE(help.find("  --flag "), std::string::npos) << help;
+    EXPECT_EQ(help.find("\n\n\n"), std::string::npos) << help;  // one blank line between groups
+    EXPECT_NE(help.find("\n\nRequest:\n"), std::string::npos) << help;
 }
 
 TEST(HelpFormatter, WrapsTheProgramsDescriptionAndShowsDefaultsWithoutValidatorNotes) {

@@ -1,6 +1,7 @@
 #include "common/help_formatter.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace scgi::tools {
 
@@ -10,6 +11,17 @@ std::string help_formatter::make_description(const CLI::App* app) const {
     const std::string description = app->get_description();
     if (description.empty()) return {};
     return wrap_text(description, width_) + "\n\n";
+}
+
+std::string help_formatter::make_positionals(const CLI::App* app) const {
+    return CLI::Formatter::make_positionals(app) + "\n";
+}
+
+std::string help_formatter::make_group(std::string group, bool is_positional,
+                                       std::vector<const CLI::Option*> options) const {
+    std::string out = CLI::Formatter::make_group(std::move(group), is_positional, std::move(options));
+    if (!is_positional && out.starts_with('\n')) out.erase(0, 1);
+    return out;
 }
 
 std::string help_formatter::make_option_desc(const CLI::Option* option) const {
