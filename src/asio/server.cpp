@@ -688,6 +688,24 @@ struct server::impl {
 
     void log(log_level level, std::string_view message) const noexcept { detail::log_line(options, level, message); }
 
+    // Takes a listener for the accept loops (started by start_serving).
+    // Streamed responses write small pieces: Nagle must not hold one back
+    // for the front end's delayed ACK. A TCP connection inherits TCP_NODELAY
+    // from its listener when the kernel creates it, at the handshake, so the
+    // option is set here, before any accept loop runs, and costs nothing per
+    // connection. (Connections already queued on a listener this process
+    // adopts were created without it: systemd's NoDelay=yes covers those.)
+    endpoint add_listener(listening_socket socket) {
+        if (socket.endpoint().type() == endpoint::kind::tcp) {
+            const int on = 1;
+            ::setsockopt(socket.acceptor().native_handle(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+        }
+        endpoint actual = socket.endpoint();
+        listeners.push_back(std::move(socket));
+        bound.push_back(actual);
+        return actual;
+    }
+
     // Logs an exception without throwing another (building the line may).
     void log_failure(std::string_view what, std::exception_ptr failure) const noexcept {
         try {
@@ -809,13 +827,6 @@ struct server::impl {
             co_return;
         }
         const int family = local.data()->sa_family;
-        if (family != AF_UNIX) {
-            // Streamed responses write small pieces: do not let Nagle hold one
-            // back for the front end's delayed ACK. Accepted sockets inherit
-            // the option, so it costs nothing per connection.
-            const int on = 1;
-            ::setsockopt(acceptor.native_handle(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-        }
         std::optional<asio::steady_timer> backoff;
         while (!stop_requested) {
             const int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -1233,10 +1244,7 @@ server::~server() {
 endpoint server::listen(const endpoint& where, std::error_code& ec) {
     listening_socket socket = scgi::listen(impl_->control, where, impl_->options.listen, ec);
     if (ec) return {};
-    endpoint actual = socket.endpoint();
-    impl_->listeners.push_back(std::move(socket));
-    impl_->bound.push_back(actual);
-    return actual;
+    return impl_->add_listener(std::move(socket));
 }
 
 endpoint server::listen(const endpoint& where) {
@@ -1249,10 +1257,7 @@ endpoint server::listen(const endpoint& where) {
 std::size_t server::adopt_activated_sockets(std::error_code& ec) {
     auto sockets = scgi::adopt_activated_sockets(impl_->control, ec);
     if (ec) return 0;
-    for (auto& socket : sockets) {
-        impl_->bound.push_back(socket.endpoint());
-        impl_->listeners.push_back(std::move(socket));
-    }
+    for (auto& socket : sockets) impl_->add_listener(std::move(socket));
     return sockets.size();
 }
 
@@ -1266,10 +1271,7 @@ std::size_t server::adopt_activated_sockets() {
 endpoint server::adopt(int listening_fd, std::error_code& ec) {
     listening_socket socket = adopt_listening_socket(impl_->control, listening_fd, ec);
     if (ec) return {};
-    endpoint actual = socket.endpoint();
-    impl_->listeners.push_back(std::move(socket));
-    impl_->bound.push_back(actual);
-    return actual;
+    return impl_->add_listener(std::move(socket));
 }
 
 endpoint server::adopt(int listening_fd) {

@@ -14,6 +14,7 @@
 
 #include "temp_dir.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -75,14 +76,32 @@ public:
 
     // Everything until the server closes (or 10 s pass without a byte).
     std::string receive_all() {
+        int ignored = 0;
+        return receive_all(ignored);
+    }
+
+    // The same, and how it ended: 0 for a clean close (EOF), else the
+    // error of the last recv (ECONNRESET for a reset, EAGAIN for the 10 s).
+    std::string receive_all(int& end_errno) {
         std::string out;
         char chunk[65536];
         for (;;) {
             const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-            if (n <= 0) break;
+            if (n <= 0) {
+                end_errno = n == 0 ? 0 : errno;
+                break;
+            }
             out.append(chunk, static_cast<std::size_t>(n));
         }
         return out;
+    }
+
+    // The local port of a TCP peer (0 for a Unix socket).
+    std::uint16_t local_port() const {
+        sockaddr_in addr{};
+        socklen_t size = sizeof addr;
+        if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &size) != 0 || addr.sin_family != AF_INET) return 0;
+        return ntohs(addr.sin_port);
     }
 
     void shutdown_send() { ::shutdown(fd_, SHUT_WR); }
@@ -163,13 +182,21 @@ struct log_record {
 // The echo contract's /echo, streaming; /throw throws; /silent answers nothing;
 // /wait sleeps `wait_for` before answering; /answer-first answers, then reads
 // the body and records it and how the reading ended; /head-only writes only
-// a head and returns; /read-then-answer reads the body, then answers 200 "read N"
-// or 422 with the read's error; /discard drops the body and answers 403.
+// a head and returns; /read-then-answer reads the body (recording each
+// piece's size as it comes), then answers 200 "read N" or 422 with the read's
+// error; /discard drops the body and answers 403.
 struct test_app {
     std::chrono::milliseconds wait_for{0};
     std::mutex mutex;
     std::vector<std::string> bodies_read_after_answer;  // by /answer-first
     std::vector<std::error_code> read_errors;           // how each of those reads ended
+    std::vector<std::size_t> pieces_read;               // by /read-then-answer: each piece's size
+    std::atomic<std::uint64_t> bytes_read{0};           // by /read-then-answer, so far
+
+    std::vector<std::size_t> pieces() {
+        std::lock_guard lock(mutex);
+        return pieces_read;
+    }
 
     std::vector<std::string> bodies_read() {
         std::lock_guard lock(mutex);
@@ -225,6 +252,11 @@ struct test_app {
                     ended = ec;
                     if (ec || piece.empty()) break;
                     bytes += piece.size();
+                    {
+                        std::lock_guard lock(mutex);
+                        pieces_read.push_back(piece.size());
+                    }
+                    bytes_read += piece.size();
                 }
                 const scgi::response answer = ended ? scgi::response::text(422, ended.message())
                                                     : scgi::response::text(200, "read " + std::to_string(bytes));
