@@ -366,6 +366,56 @@ TEST(Server, IdleBodyIsDropped) {
     EXPECT_EQ(body_of(round_trip(where, post("/echo", "ok"))), "ok");
 }
 
+TEST(Server, HandlerReadingAnIdleBodyGetsTheBodyTimeout) {
+    scgi::server_options options;
+    options.body_timeout = 200ms;
+    running_server s(options);
+    const auto where = s.listen_unix();
+    s.server->start();
+    peer p(where);
+    const std::string request = post("/read-then-answer", std::string(100, 'b'));
+    ASSERT_TRUE(p.send(std::string_view(request).substr(0, request.size() - 50)));  // half the body
+    // The handler's read ends with the error, and the handler answers with it.
+    const std::string response = p.receive_all();
+    EXPECT_EQ(status_of(response), 422);
+    EXPECT_EQ(body_of(response), scgi::make_error_code(scgi::error::body_timeout).message());
+    EXPECT_EQ(s.app.bytes_read, 50u);
+}
+
+TEST(Server, PeerThatDoesNotReadTheResponseIsCutAtTheWriteTimeout) {
+    scgi::server_options options;
+    options.write_timeout = 200ms;
+    std::atomic<bool> write_failed{false};
+    std::atomic<int> written_pieces{0};
+    std::error_code write_error;
+    running_server s(options, [&](scgi::request&, scgi::response_writer& res) -> asio::awaitable<void> {
+        // Far more than the socket buffers hold: a write must wait for the
+        // peer, who never reads.
+        const std::string piece(64 * 1024, 'w');
+        co_await res.write_head(scgi::response_head{});
+        for (int i = 0; i < 1024; ++i) {
+            // A named result, not a co_await inside the condition (g++ 12).
+            const std::error_code ec = co_await res.write(piece);
+            if (ec) {
+                write_error = ec;
+                write_failed = true;
+                co_return;
+            }
+            written_pieces = i + 1;
+        }
+        co_await res.finish();
+    });
+    const auto where = s.listen_tcp();
+    s.server->start();
+    peer p(where);
+    ASSERT_TRUE(p.send(post("/big", "")));
+    ASSERT_TRUE(eventually([&] { return write_failed.load(); })) << "the write never timed out";
+    EXPECT_EQ(write_error, scgi::error::write_timeout) << write_error.message();
+    EXPECT_GT(written_pieces, 0) << "the socket took nothing: not a write that waited";
+    EXPECT_LT(written_pieces, 1024);
+    EXPECT_TRUE(eventually([&] { return s.server->active_connections() == 0; }));
+}
+
 TEST(Server, PeerClosingMidRequestAndMidResponse) {
     running_server s;
     const auto where = s.listen_unix();
