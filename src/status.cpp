@@ -1,5 +1,7 @@
 #include <scgi/status.hpp>
 
+#include <scgi/error.hpp>
+
 namespace scgi {
 
 std::string_view reason_phrase(int status) noexcept {
@@ -66,6 +68,15 @@ std::string_view reason_phrase(int status) noexcept {
     case 511: return "Network Authentication Required";
     default: return "Unknown";
     }
+}
+
+int status_for(std::error_code ec) noexcept {
+    if (!ec || ec == error::partial_request) return 0;
+    if (ec == error::head_timeout || ec == error::body_timeout) return 408;
+    if (ec == error::body_too_large || ec == error::spool_limit_exceeded) return 413;
+    if (ec == condition::limit_exceeded) return 431;
+    if (ec == condition::protocol_violation) return 400;
+    return 0;
 }
 
 }  // namespace scgi

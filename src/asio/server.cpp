@@ -504,16 +504,6 @@ bool is_transient_accept_error(std::error_code ec) noexcept {
     }
 }
 
-// The status a refused request gets, or 0 for none (the peer is gone or the
-// socket failed: nobody to answer).
-int status_for(std::error_code ec) noexcept {
-    if (ec == error::head_timeout) return 408;
-    if (ec == error::body_too_large) return 413;
-    if (ec == condition::limit_exceeded) return 431;
-    if (ec == condition::protocol_violation) return 400;  // partial_request never gets here
-    return 0;
-}
-
 }  // namespace
 }  // namespace detail
 
@@ -970,7 +960,7 @@ struct server::impl {
                 }
                 // Drain only a peer that is still there (not after an end of
                 // input, a reset or a timeout).
-                const bool answered = !ec || detail::status_for(ec) != 0;
+                const bool answered = !ec || status_for(ec) != 0;
                 if (answered && c.fd >= 0 && peer_may_send(c)) co_await drain(c);
             } catch (...) {
                 failure = std::current_exception();
@@ -1035,7 +1025,7 @@ struct server::impl {
             if (c.parser.is_started()) log(log_level::warning, "peer closed mid-request: " + ec.message());
             co_return;
         }
-        const int status = detail::status_for(ec);
+        const int status = status_for(ec);
         if (status == 0) {
             if (ec != asio::error::operation_aborted) log(log_level::warning, "reading request: " + ec.message());
             co_return;
