@@ -30,10 +30,6 @@
 
 namespace {
 
-bool ends_with(std::string_view s, std::string_view suffix) {
-    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 asio::awaitable<void> echo_body(scgi::request& req, scgi::response_writer& res) {
     scgi::response_head head;
     (void)head.add("Content-Type", "application/octet-stream");
@@ -104,10 +100,10 @@ asio::awaitable<void> file(scgi::request& req, scgi::response_writer& res) {
 
 asio::awaitable<void> handle(scgi::request& req, scgi::response_writer& res) {
     const std::string_view path = req.head().path();
-    if (ends_with(path, "/echo")) co_return co_await echo_body(req, res);
-    if (ends_with(path, "/env")) co_return co_await env(req, res);
-    if (ends_with(path, "/stream")) co_return co_await stream(req, res);
-    if (ends_with(path, "/file")) co_return co_await file(req, res);
+    if (path.ends_with("/echo")) co_return co_await echo_body(req, res);
+    if (path.ends_with("/env")) co_return co_await env(req, res);
+    if (path.ends_with("/stream")) co_return co_await stream(req, res);
+    if (path.ends_with("/file")) co_return co_await file(req, res);
     co_await res.send(scgi::response::text(404, "no such path: " + std::string(path) + "\n"));
 }
 

@@ -36,7 +36,9 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <charconv>
 #include <cstring>
+#include <system_error>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -71,16 +73,21 @@ struct endpoint {
     char unix_path[sizeof(sockaddr_un::sun_path)];
 };
 
+// Parses a non-empty run of ASCII digits of length `len` into *out
+// (std::from_chars: no sign, no spaces), with an upper bound. Returns false
+// if it is not one or exceeds `limit`.
+bool parse_decimal(const char* p, size_t len, size_t limit, size_t* out) {
+    size_t value = 0;
+    const auto [end, ec] = std::from_chars(p, p + len, value);
+    if (len == 0 || end != p + len || ec != std::errc{} || value > limit) return false;
+    *out = value;
+    return true;
+}
+
 // Parses a decimal port, 0..65535. Returns -1 on anything else.
 int parse_port(const char* text) {
-    if (*text == '\0') return -1;
-    long value = 0;
-    for (const char* p = text; *p != '\0'; ++p) {
-        if (*p < '0' || *p > '9') return -1;
-        value = value * 10 + (*p - '0');
-        if (value > 65535) return -1;
-    }
-    return static_cast<int>(value);
+    size_t value = 0;
+    return parse_decimal(text, strlen(text), 65535, &value) ? static_cast<int>(value) : -1;
 }
 
 // Fills `ep` from the endpoint syntax above. On failure writes a message to
@@ -284,19 +291,7 @@ struct request_frame {
 
 enum frame_status { frame_need_more, frame_complete, frame_bad };
 
-// Parses a non-empty run of ASCII digits of length `len` into *out, with an
-// upper bound. Returns false if it is not one or exceeds `limit`.
-bool parse_decimal(const char* p, size_t len, size_t limit, size_t* out) {
-    if (len == 0) return false;
-    size_t value = 0;
-    for (size_t i = 0; i < len; ++i) {
-        if (p[i] < '0' || p[i] > '9') return false;
-        value = value * 10 + static_cast<size_t>(p[i] - '0');
-        if (value > limit) return false;
-    }
-    *out = value;
-    return true;
-}
+
 
 // Frames the request whose first `n` bytes are at `p`: the netstring length,
 // the header block's end, CONTENT_LENGTH and REQUEST_URI. Returns

@@ -1,5 +1,6 @@
 #include <scgi/asio/endpoint.hpp>
 
+#include <scgi/detail/ascii.hpp>
 #include <scgi/error.hpp>
 
 #include <asio/error.hpp>
@@ -40,18 +41,9 @@ std::error_code check_path(std::string_view path) noexcept {
     return {};
 }
 
-// 1 to 5 ASCII digits, at most 65535. No sign, no spaces: std::from_chars
-// and strtoul would let some of those through.
+// 1 to 5 ASCII digits, at most 65535. No sign, no spaces.
 bool parse_port(std::string_view text, std::uint16_t& port) noexcept {
-    if (text.empty() || text.size() > 5) return false;
-    unsigned value = 0;
-    for (char c : text) {
-        if (c < '0' || c > '9') return false;
-        value = value * 10 + static_cast<unsigned>(c - '0');
-    }
-    if (value > 65535) return false;
-    port = static_cast<std::uint16_t>(value);
-    return true;
+    return text.size() <= 5 && detail::parse_decimal(text, port) == 0;
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include <scgi/asio/listen.hpp>
 
+#include <scgi/detail/ascii.hpp>
 #include <scgi/error.hpp>
 
 #include <asio/error.hpp>
@@ -209,10 +210,15 @@ std::error_code clear_stale_socket(const std::string& path) {
 
 // The group named `name` (or numbered, if it is all digits).
 std::error_code find_group(const std::string& name, gid_t& group) {
-    if (std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        const auto [end, parse_error] = std::from_chars(name.data(), name.data() + name.size(), group);
-        if (parse_error == std::errc{} && end == name.data() + name.size()) return {};
-        return error::unix_socket_group_unknown;
+    gid_t number = 0;
+    switch (detail::parse_decimal(name, number)) {
+    case 0:
+        group = number;
+        return {};
+    case 2:
+        return error::unix_socket_group_unknown;  // all digits, but no gid_t
+    default:
+        break;  // a name
     }
     std::vector<char> scratch(1024);
     for (;;) {
@@ -344,15 +350,15 @@ listening_socket adopt_checked(const asio::any_io_executor& ex, int fd, const ge
     return access::make(std::move(acceptor), from_socket_address(address));
 }
 
-// Strict decimal: digits only, no sign or spaces, no overflow past `max`.
+// Strict decimal (detail::parse_decimal) from an environment variable, at
+// most `max`.
 bool parse_decimal(const char* text, long long max, long long& value) noexcept {
-    if (text == nullptr || *text == '\0') return false;
-    value = 0;
-    for (const char* p = text; *p != '\0'; ++p) {
-        if (*p < '0' || *p > '9') return false;
-        value = value * 10 + (*p - '0');
-        if (value > max) return false;
+    unsigned long long parsed = 0;
+    if (text == nullptr || detail::parse_decimal(std::string_view(text), parsed) != 0 ||
+        parsed > static_cast<unsigned long long>(max)) {
+        return false;
     }
+    value = static_cast<long long>(parsed);
     return true;
 }
 

@@ -2,7 +2,10 @@
 #pragma once
 
 #include <cstddef>
+#include <charconv>
 #include <string_view>
+#include <system_error>
+#include <type_traits>
 
 namespace scgi::detail {
 
@@ -56,21 +59,20 @@ constexpr bool is_token(std::string_view s) noexcept {
     return true;
 }
 
-/// Parses a non-empty run of decimal digits into a 64-bit value.
-/// Returns 0 on success, 1 if `s` is empty or holds a non-digit anywhere,
-/// 2 if it is all digits but the value overflows. A non-digit wins over
-/// overflow, so `99999999999999999999x` is "not digits", whatever its length.
-constexpr int parse_decimal(std::string_view s, unsigned long long& out) noexcept {
-    if (s.empty()) return 1;
-    for (char c : s) {
-        if (!is_digit(c)) return 1;
-    }
-    unsigned long long value = 0;
-    for (char c : s) {
-        const auto digit = static_cast<unsigned long long>(c - '0');
-        if (value > (~0ull - digit) / 10) return 2;
-        value = value * 10 + digit;
-    }
+/// Parses all of `s` as a decimal number into `out` (std::from_chars):
+/// digits only, no sign, space or prefix. Returns 0 on success, 1 if `s` is
+/// empty or holds a non-digit anywhere, 2 if it is all digits but the value
+/// does not fit `Unsigned`. A non-digit wins over overflow, so
+/// `99999999999999999999x` is "not digits", whatever its length. `out` is
+/// written only on success. The project's one decimal parser.
+template <class Unsigned>
+int parse_decimal(std::string_view s, Unsigned& out) noexcept {
+    static_assert(std::is_unsigned_v<Unsigned>, "parse_decimal reads unsigned numbers");
+    Unsigned value{};
+    const char* const last = s.data() + s.size();
+    const auto [end, ec] = std::from_chars(s.data(), last, value);
+    if (s.empty() || end != last || ec == std::errc::invalid_argument) return 1;
+    if (ec == std::errc::result_out_of_range) return 2;
     out = value;
     return 0;
 }
