@@ -85,8 +85,6 @@ std::size_t request_parser::fail(error e, std::size_t consumed, std::error_code&
     return consumed;
 }
 
-static_assert(request_parser::block_padding == detail::nul_scan_padding);
-
 std::size_t request_parser::put_slow(std::string_view input, std::error_code& ec) {
     body_piece_ = {};
     const char* const first = input.data();
@@ -134,7 +132,7 @@ std::size_t request_parser::put_slow(std::string_view input, std::error_code& ec
         const std::size_t available = static_cast<std::size_t>(last - p);
         const std::size_t n = std::min(wanted, available);
         if (n != 0) {
-            if (head_.storage_.size() < filled_ + n + block_padding) reserve_block(filled_ + n);
+            if (head_.storage_.size() < filled_ + n + detail::nul_scan_padding) reserve_block(filled_ + n);
             std::memcpy(head_.storage_.data() + filled_, p, n);
         }
         filled_ += n;
@@ -371,7 +369,8 @@ std::optional<error> request_parser::for_each_pair(Visit&& visit) const {
 // applies the duplicate policy (or records the first duplicate error in
 // `duplicate`) and returns true; returns false if the name is new after all.
 // Out of line: rare, and it keeps the hot loop's registers free.
-bool request_parser::merge_duplicate(const request_head::entry& current, std::optional<error>& duplicate) {
+[[gnu::noinline]] bool request_parser::merge_duplicate(const request_head::entry& current,
+                                                       std::optional<error>& duplicate) {
     request_head& h = head_;
     const std::string_view name = h.name_of(current);
     const auto earlier = std::find_if(h.entries_.begin(), h.entries_.end(),

@@ -2,6 +2,7 @@
 /// Incremental, sans-I/O parser for one SCGI request (the server side).
 #pragma once
 
+#include <scgi/detail/scan_padding.hpp>
 #include <scgi/error.hpp>
 #include <scgi/parser_options.hpp>
 #include <scgi/request_head.hpp>
@@ -86,7 +87,7 @@ public:
         // slice that stays inside the header block (a peer trickling its
         // head) and body bytes. Everything else goes out of line.
         if (state_ == state::block && input.size() < declared_ - filled_ &&
-            filled_ + input.size() + block_padding <= head_.storage_.size()) {
+            filled_ + input.size() + detail::nul_scan_padding <= head_.storage_.size()) {
             char* const to = head_.storage_.data() + filled_;
             if (input.size() <= 8) {  // a trickle: cheaper than calling memcpy
                 for (std::size_t i = 0; i < input.size(); ++i) to[i] = input[i];
@@ -152,9 +153,6 @@ public:
     /// what a request with thousands of headers needed is released).
     void reset() noexcept;
 
-    /// Readable bytes kept past the header block for the vectorised NUL scan.
-    static constexpr std::size_t block_padding = 64;
-
 private:
     enum class state : unsigned char { length, block, comma, body, done, failed };
 
@@ -174,8 +172,7 @@ private:
     std::optional<error> split_block(special_headers& special);
     template <class Visit>
     std::optional<error> for_each_pair(Visit&& visit) const;
-    [[gnu::noinline]] bool merge_duplicate(const request_head::entry& current,
-                                           std::optional<error>& duplicate);
+    bool merge_duplicate(const request_head::entry& current, std::optional<error>& duplicate);
     std::optional<error> duplicate_error(std::string_view name) const noexcept;
     std::optional<error> collect_pairs();
     std::optional<error> deduplicate_hashed(special_headers& special);

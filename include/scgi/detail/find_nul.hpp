@@ -2,6 +2,8 @@
 // Not part of the public API.
 #pragma once
 
+#include <scgi/detail/scan_padding.hpp>
+
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -12,9 +14,6 @@
 #endif
 
 namespace scgi::detail {
-
-/// How many readable bytes past the end a `nul_cursor` may load.
-inline constexpr std::size_t nul_scan_padding = 64;
 
 /// Walks the NUL bytes of a buffer in increasing order, 64 bytes per load:
 /// each step is a bit operation on a mask until the mask runs out.
