@@ -570,14 +570,13 @@ asio::awaitable<std::error_code> request::discard_body() {
 
 bool response_writer::head_written() const noexcept { return slot_->head_written; }
 
-asio::awaitable<std::error_code> response_writer::write_head(const response_head& head) {
+void response_writer::write_head(const response_head& head) {
     connection_slot& c = *slot_;
     if (c.head_written) throw std::logic_error("scgi::response_writer: write_head called twice");
     c.head_written = true;
     c.head_pending = true;
     c.out.clear();
     head.serialize(c.out);
-    co_return std::error_code{};
 }
 
 asio::awaitable<std::error_code> response_writer::write(std::string_view body_piece) {
@@ -610,7 +609,7 @@ asio::awaitable<std::error_code> response_writer::finish() {
 
 asio::awaitable<std::error_code> response_writer::send(const response& whole) {
     connection_slot& c = *slot_;
-    co_await write_head(whole.head);
+    write_head(whole.head);
     if (!whole.head.find("Content-Length")) {
         // Put the length before the blank line that ends the head.
         c.out.resize(c.out.size() - 2);

@@ -212,18 +212,18 @@ struct test_app {
             const std::string_view path = req.head().path();
             if (path == "/throw") throw std::runtime_error("handler failure on purpose");
             if (path == "/throw-after-head") {
-                co_await res.write_head(scgi::response_head{});
+                res.write_head(scgi::response_head{});
                 throw std::runtime_error("handler failure after the head");
             }
             if (path == "/throw-after-body") {
-                co_await res.write_head(scgi::response_head{});
+                res.write_head(scgi::response_head{});
                 co_await res.write("partial");
                 throw std::runtime_error("handler failure mid-body");
             }
             if (path == "/silent") co_return;
             if (path == "/head-only") {
                 // Only a head, left for the server to send; the body unread.
-                co_await res.write_head(scgi::response_head{});
+                res.write_head(scgi::response_head{});
                 co_return;
             }
             if (path == "/answer-first") {
@@ -279,7 +279,7 @@ struct test_app {
             scgi::response_head head;
             (void)head.add("Content-Type", "application/octet-stream");
             head.add_content_length(req.content_length());
-            co_await res.write_head(head);
+            res.write_head(head);
             for (;;) {
                 auto [ec, piece] = co_await req.read_body_some();
                 if (ec || piece.empty()) break;

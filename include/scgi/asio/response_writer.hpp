@@ -32,9 +32,11 @@ struct server_access;
 /// Owned by the server; valid for the handler's run. Not thread-safe.
 class response_writer {
 public:
-    /// Sets the head (status and headers; CGI `Status:` form). Without a
+    /// Sets the head (status and headers; CGI `Status:` form), which is held
+    /// back and leaves with the first `write` or `finish`: no I/O here, so
+    /// nothing to wait for and nothing that can fail. Without a
     /// Content-Length the body runs until the connection closes.
-    asio::awaitable<std::error_code> write_head(const response_head& head);
+    void write_head(const response_head& head);
 
     /// Writes body bytes (with the head first if it is still held back).
     /// `error::write_timeout` if the socket did not take them in time.
