@@ -9,6 +9,7 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_future.hpp>
 
@@ -364,6 +365,34 @@ TEST(Server, IdleBodyIsDropped) {
     EXPECT_TRUE(s.log.contains("408 Request Timeout: no request body bytes arrived within the body timeout"));
     // The server is still fine.
     EXPECT_EQ(body_of(round_trip(where, post("/echo", "ok"))), "ok");
+}
+
+TEST(Server, ExecutorRunsTheProgramsOwnWorkOnTheServersThreads) {
+    scgi::server_options options;
+    options.threads = 2;
+    std::mutex mutex;
+    std::thread::id handler_thread;
+    running_server s(options, [&](scgi::request&, scgi::response_writer& res) -> asio::awaitable<void> {
+        {
+            std::lock_guard lock(mutex);
+            handler_thread = std::this_thread::get_id();
+        }
+        const scgi::response answer = scgi::response::text(200, "ok");
+        co_await res.send(answer);
+    });
+    const auto where = s.listen_unix();
+    s.server->start();
+    std::promise<std::thread::id> ran_on;
+    asio::post(s.server->get_executor(), [&] { ran_on.set_value(std::this_thread::get_id()); });
+    auto ran = ran_on.get_future();
+    ASSERT_EQ(ran.wait_for(5s), std::future_status::ready);
+    const std::thread::id work_thread = ran.get();
+    EXPECT_NE(work_thread, std::this_thread::get_id());
+    EXPECT_EQ(body_of(round_trip(where, post("/", ""))), "ok");
+    // Both run on the server's threads, not on the caller's.
+    std::lock_guard lock(mutex);
+    EXPECT_NE(handler_thread, std::thread::id{});
+    EXPECT_NE(handler_thread, std::this_thread::get_id());
 }
 
 TEST(Server, HandlerReadingAnIdleBodyGetsTheBodyTimeout) {

@@ -110,7 +110,12 @@ public:
     /// Connections accepted since the start.
     std::size_t connections_accepted() const noexcept;
 
-    /// The executor connections run on (for a handler's own timers and I/O).
+    /// The executor of the server's `io_context`, whose threads
+    /// (`server_options::threads`) run everything: for the program's own
+    /// work beside the connections (a timer that refreshes a cache, say).
+    /// It is not a connection's executor: with several threads each
+    /// connection runs on a strand of its own, and a handler gets it with
+    /// `co_await asio::this_coro::executor`.
     asio::any_io_executor get_executor() const noexcept;
 
 private:
