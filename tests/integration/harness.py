@@ -868,6 +868,23 @@ def _raise_held_signal():
         raise exception
 
 
+def take_program_argument(option, default, what):
+    """Removes `option PATH` from the command line and returns PATH, absolute
+    (`default` if the option is absent); exits with 2 unless it names an
+    executable: `what` says which program it must be."""
+    args = sys.argv[1:]
+    path = default
+    if option in args:
+        i = args.index(option)
+        path = args[i + 1] if i + 1 < len(args) else ""
+        del args[i:i + 2]
+    sys.argv[1:] = args
+    if not path or not os.access(path, os.X_OK):
+        print("%s: %s PATH must name %s" % (os.path.basename(sys.argv[0]), option, what), file=sys.stderr)
+        sys.exit(2)
+    return os.path.abspath(path)
+
+
 def main(needs_echo=True):
     """Entry point of each test file: `test_X.py --echo PATH [--budget S]
     [--results DIR] [unittest args]`. The budget (seconds) should be below

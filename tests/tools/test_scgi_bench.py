@@ -390,13 +390,5 @@ class OutputTest(BenchTest):
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    if "--bench" in args:
-        i = args.index("--bench")
-        BENCH = os.path.abspath(args[i + 1])
-        del args[i:i + 2]
-    if not BENCH or not os.access(BENCH, os.X_OK):
-        print("test_scgi_bench.py: --bench PATH (or SCGI_BENCH) must name the built scgi-bench", file=sys.stderr)
-        sys.exit(2)
-    sys.argv[1:] = args
+    BENCH = harness.take_program_argument("--bench", BENCH, "the built scgi-bench (or set SCGI_BENCH)")
     harness.main()
