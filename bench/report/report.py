@@ -423,21 +423,16 @@ http {
         os.makedirs(data, exist_ok=True)
         servers = ["baseline", "echo", "echo-2-threads", "echo-2-processes"]
         connections = sorted({c["connections"] for c in r.get("direct", [])})
+        # One file per transport and figure: CPU per request and requests/s.
         for transport in ("unix", "tcp"):
-            with open(os.path.join(data, "direct-%s.dat" % transport), "w") as f:
-                f.write("conns " + " ".join(servers) + "\n")
-                for conns in connections:
-                    row = {c["server"]: c for c in r.get("direct", [])
-                           if c["transport"] == transport and c["connections"] == conns}
-                    f.write("%d %s\n" % (conns, " ".join("%.3f" % row[s]["cpu_us"] if s in row else "NaN"
-                                                        for s in servers)))
-            with open(os.path.join(data, "rps-%s.dat" % transport), "w") as f:
-                f.write("conns " + " ".join(servers) + "\n")
-                for conns in connections:
-                    row = {c["server"]: c for c in r.get("direct", [])
-                           if c["transport"] == transport and c["connections"] == conns}
-                    f.write("%d %s\n" % (conns, " ".join("%.0f" % row[s]["rps"] if s in row else "NaN"
-                                                        for s in servers)))
+            for prefix, field, form in (("direct", "cpu_us", "%.3f"), ("rps", "rps", "%.0f")):
+                with open(os.path.join(data, "%s-%s.dat" % (prefix, transport)), "w") as f:
+                    f.write("conns " + " ".join(servers) + "\n")
+                    for conns in connections:
+                        row = {c["server"]: c for c in r.get("direct", [])
+                               if c["transport"] == transport and c["connections"] == conns}
+                        f.write("%d %s\n" % (conns, " ".join(form % row[s][field] if s in row else "NaN"
+                                                            for s in servers)))
         with open(os.path.join(data, "nginx.dat"), "w") as f:
             f.write("conns ceiling echo baseline\n")
             for conns in (16, 64):
