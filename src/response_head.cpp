@@ -86,7 +86,23 @@ std::size_t response_head::serialized_size() const noexcept {
 }
 
 void response_head::serialize(std::string& out) const {
-    out.reserve(out.size() + serialized_size());
+    serialize_fields(out, 0);
+    out.append("\r\n");
+}
+
+void response_head::serialize(std::string& out, std::uint64_t content_length) const {
+    std::array<char, 20> digits{};
+    const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), content_length).ptr;
+    const std::string_view length(digits.data(), static_cast<std::size_t>(end - digits.data()));
+    constexpr std::string_view name = "Content-Length: ";
+    serialize_fields(out, name.size() + length.size() + 2);
+    out.append(name);
+    out.append(length);
+    out.append("\r\n\r\n");
+}
+
+void response_head::serialize_fields(std::string& out, std::size_t extra) const {
+    out.reserve(out.size() + serialized_size() + extra);
     const auto digits = three_digits(status_);
     out.append("Status: ");
     out.append(digits.data(), digits.size());
@@ -99,7 +115,6 @@ void response_head::serialize(std::string& out) const {
         out.append(e.value(storage_.data()));
         out.append("\r\n");
     }
-    out.append("\r\n");
 }
 
 }  // namespace scgi

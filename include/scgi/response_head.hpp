@@ -97,10 +97,19 @@ public:
     /// all lines ending in CRLF.
     void serialize(std::string& out) const;
 
+    /// As `serialize`, with `Content-Length: <length>` after the other header
+    /// lines: for a writer that knows the body's size when the head does not
+    /// state it. The head itself is unchanged.
+    void serialize(std::string& out, std::uint64_t content_length) const;
+
 private:
     friend class response_parser;
 
     using entry = detail::header_entry;
+
+    // The status line and header lines, not the blank line that ends the
+    // head; reserves room for `extra` more bytes.
+    void serialize_fields(std::string& out, std::size_t extra) const;
 
     std::string storage_;          // reason phrase and header bytes
     std::vector<entry> entries_;

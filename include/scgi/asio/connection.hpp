@@ -1,0 +1,216 @@
+/// @file
+/// A connected stream socket that costs the reactor nothing until it has to wait.
+#pragma once
+
+#include <asio/any_io_executor.hpp>
+#include <asio/async_result.hpp>
+#include <asio/buffer.hpp>
+#include <asio/error.hpp>
+#include <asio/experimental/append.hpp>
+#include <asio/generic/stream_protocol.hpp>
+#include <asio/post.hpp>
+#include <asio/socket_base.hpp>
+
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <system_error>
+#include <utility>
+
+#include <sys/uio.h>
+
+namespace scgi {
+
+/// One accepted (or connected) stream socket, TCP or Unix, owned as a plain
+/// non-blocking descriptor until an operation has to wait: only then is it
+/// handed to Asio, which registers it with the reactor (epoll). Behind a
+/// front end on the same host a request usually arrives whole and its answer
+/// fits the send buffer, so most connections never wait, and serving one
+/// costs the system calls that move its bytes and nothing else.
+///
+/// It models Asio's AsyncReadStream and AsyncWriteStream: `asio::async_write`,
+/// `scgi::async_read_request_head`, `scgi::async_read_body_some` and the
+/// other composed operations run over it. `async_read_some` and
+/// `async_write_some` try the system call first and wait only if it would
+/// block; like Asio's own operations they never complete inside the
+/// initiating call. `read_some` and `write_some` are that first try on its
+/// own: they never wait, and report `asio::error::would_block` instead.
+///
+/// Errors are the socket's, as `std::system_category` codes (compare with
+/// `asio::error::*`); the end of input is `asio::error::eof`. SIGPIPE is never
+/// raised: a write to a peer that has gone returns `broken_pipe`.
+///
+/// Not thread-safe: use it from one strand (or an io_context run by one
+/// thread), one read and one write in flight at a time.
+class connection {
+public:
+    using executor_type = asio::any_io_executor;
+    using wait_type = asio::socket_base::wait_type;
+    using shutdown_type = asio::socket_base::shutdown_type;
+
+    /// An unopened connection whose operations complete on `executor`.
+    explicit connection(executor_type executor) noexcept : executor_(std::move(executor)) {}
+
+    /// Closes the descriptor. Must not be destroyed with an operation in flight.
+    ~connection() { close(); }
+
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    /// Takes ownership of `descriptor`, a connected stream socket of address
+    /// family `family` (AF_INET, AF_INET6 or AF_UNIX), and makes it
+    /// non-blocking if it is not (accept4 with SOCK_NONBLOCK saves that call).
+    /// Throws std::invalid_argument if `descriptor` is negative or std::logic_error
+    /// if the connection is open.
+    void assign(int descriptor, int family, bool is_non_blocking = false);
+
+    /// True from `assign` until `close` or `reset`.
+    bool is_open() const noexcept { return fd_ >= 0; }
+
+    /// The descriptor, -1 when closed. Still owned by the connection.
+    int native_handle() const noexcept { return fd_; }
+
+    /// True once an operation has had to wait, so the descriptor is
+    /// registered with the reactor (for tests and diagnostics).
+    bool is_registered() const noexcept { return socket_.has_value(); }
+
+    executor_type get_executor() const noexcept { return executor_; }
+
+    /// Receives what has arrived into `buffers`, without waiting: the bytes
+    /// read, or 0 with `ec` set: `would_block` if nothing is there yet, `eof`
+    /// if the peer has closed its side, the socket's error otherwise.
+    template <class MutableBufferSequence>
+    std::size_t read_some(const MutableBufferSequence& buffers, std::error_code& ec) noexcept {
+        io_vectors vectors(buffers);
+        return receive(vectors.view(), ec);
+    }
+
+    /// Sends as much of `buffers` as the socket takes now, without waiting:
+    /// the bytes sent, or 0 with `ec` set (`would_block` if the send buffer
+    /// is full).
+    template <class ConstBufferSequence>
+    std::size_t write_some(const ConstBufferSequence& buffers, std::error_code& ec) noexcept {
+        io_vectors vectors(buffers);
+        return send(vectors.view(), ec);
+    }
+
+    /// Reads at least one byte into `buffers` (AsyncReadStream), waiting
+    /// until some arrive. Completion signature:
+    /// `void(std::error_code, std::size_t)`. Cancellation (terminal, partial,
+    /// total) and `cancel()`: `asio::error::operation_aborted`.
+    ///
+    /// It tries `read_some` first, also once the socket is registered: the
+    /// reactor is edge-triggered, and after a short read Asio waits for the
+    /// next edge, which never comes for input (or an end of input) that is
+    /// already there. A `would_block` seen first guarantees the edge.
+    template <class MutableBufferSequence, class ReadToken>
+    auto async_read_some(const MutableBufferSequence& buffers, ReadToken&& token) {
+        return asio::async_initiate<ReadToken, void(std::error_code, std::size_t)>(
+            [this](auto handler, const MutableBufferSequence& into) {
+                std::error_code ec;
+                const std::size_t n = read_some(into, ec);
+                if (ec != asio::error::would_block || !register_with_reactor(ec)) {
+                    return complete_soon(std::move(handler), ec, n);
+                }
+                socket_->async_read_some(into, std::move(handler));
+            },
+            token, buffers);
+    }
+
+    /// Writes at least one byte of `buffers` (AsyncWriteStream), waiting
+    /// while the send buffer is full. Completion signature and cancellation
+    /// as `async_read_some`.
+    template <class ConstBufferSequence, class WriteToken>
+    auto async_write_some(const ConstBufferSequence& buffers, WriteToken&& token) {
+        return asio::async_initiate<WriteToken, void(std::error_code, std::size_t)>(
+            [this](auto handler, const ConstBufferSequence& from) {
+                std::error_code ec;
+                const std::size_t n = write_some(from, ec);
+                if (ec != asio::error::would_block || !register_with_reactor(ec)) {
+                    return complete_soon(std::move(handler), ec, n);
+                }
+                socket_->async_write_some(from, std::move(handler));
+            },
+            token, buffers);
+    }
+
+    /// Waits until the socket is readable (`wait_read`) or writable
+    /// (`wait_write`). Completion signature: `void(std::error_code)`.
+    ///
+    /// The reactor is edge-triggered: wait for input only after `read_some`
+    /// (or a read) reported `would_block`. Input that arrived before and was
+    /// not read through to `would_block`, or an end of input consumed with
+    /// the last bytes, signals no new readiness, and the wait would last
+    /// until new bytes come.
+    template <class WaitToken>
+    auto async_wait(wait_type what, WaitToken&& token) {
+        return asio::async_initiate<WaitToken, void(std::error_code)>(
+            [this](auto handler, wait_type w) {
+                std::error_code ec;
+                if (!socket_ && !register_with_reactor(ec)) {
+                    return asio::post(executor_, asio::experimental::append(std::move(handler), ec));
+                }
+                socket_->async_wait(w, std::move(handler));
+            },
+            token, what);
+    }
+
+    /// Shuts down one or both directions (`shutdown(2)`): the peer sees the
+    /// end of input, and operations on that side fail from now on.
+    void shutdown(shutdown_type what, std::error_code& ec) noexcept;
+
+    /// Ends the operations waiting on the socket with `operation_aborted`.
+    void cancel() noexcept;
+
+    /// Closes the descriptor (idempotent); waiting operations end with
+    /// `operation_aborted`.
+    void close() noexcept;
+
+    /// Closes with a reset (RST) instead of an orderly end of stream: the
+    /// peer sees `connection_reset`, never a complete-looking response.
+    void reset() noexcept;
+
+private:
+    // The buffers of one call as iovecs; more than `max_vectors` are
+    // rare for a stream, and a short count is allowed (the call reads or
+    // writes "some").
+    static constexpr std::size_t max_vectors = 16;
+    struct io_vectors {
+        template <class BufferSequence>
+        explicit io_vectors(const BufferSequence& buffers) noexcept {
+            auto it = asio::buffer_sequence_begin(buffers);
+            const auto end = asio::buffer_sequence_end(buffers);
+            for (; it != end && count < max_vectors; ++it) {
+                const auto b = *it;
+                if (b.size() == 0) continue;
+                parts[count++] = iovec{const_cast<void*>(static_cast<const void*>(b.data())), b.size()};
+            }
+        }
+        std::span<const iovec> view() const noexcept { return {parts.data(), count}; }
+        std::array<iovec, max_vectors> parts;
+        std::size_t count = 0;
+    };
+
+    std::size_t receive(std::span<const iovec> into, std::error_code& ec) noexcept;
+    std::size_t send(std::span<const iovec> from, std::error_code& ec) noexcept;
+
+    // Hands the descriptor to Asio. False (and `ec` set) if Asio refuses it
+    // or the connection is closed.
+    bool register_with_reactor(std::error_code& ec);
+
+    // Completes an operation that did not have to wait, from the
+    // connection's executor (as Asio completes its own immediate results),
+    // never inside the initiating call.
+    template <class Handler>
+    void complete_soon(Handler handler, std::error_code ec, std::size_t n) {
+        asio::post(executor_, asio::experimental::append(std::move(handler), ec, n));
+    }
+
+    executor_type executor_;
+    int fd_ = -1;
+    int family_ = 0;
+    std::optional<asio::generic::stream_protocol::socket> socket_;  // owns fd_ once registered
+};
+
+}  // namespace scgi

@@ -1,0 +1,158 @@
+// Accepting connections and handing them to slots.
+#include "server_impl.hpp"
+
+#include <asio/dispatch.hpp>
+#include <asio/post.hpp>
+
+#include <cerrno>
+#include <chrono>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace scgi {
+namespace {
+
+// Errors accept4 reports for one pending connection (the peer or the
+// network failed it): retry at once, nothing is wrong with the listener.
+bool is_transient_accept_error(std::error_code ec) noexcept {
+    switch (static_cast<std::errc>(ec.value())) {
+    case std::errc::interrupted:
+    case std::errc::connection_aborted:
+    case std::errc::protocol_error:
+    case std::errc::no_protocol_option:
+    case std::errc::network_down:
+    case std::errc::network_unreachable:
+    case std::errc::host_unreachable:
+    case std::errc::operation_not_supported:
+    case std::errc::timed_out:
+        return ec.category() == std::system_category();
+    default:
+        return ec.category() == std::system_category() && (ec.value() == EHOSTDOWN || ec.value() == ENONET);
+    }
+}
+
+// A connection from the listener's queue, non-blocking and not inherited by
+// programs a handler starts (Asio's own accept sets neither flag); -1 with
+// errno set if none.
+int accept_pending(listening_socket::acceptor_type& acceptor) noexcept {
+    return ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+}  // namespace
+
+// Accepts first and waits for readiness only when nothing is pending: under
+// load a connection costs one accept4.
+//
+// On stop it accepts what the kernel has already queued before closing the
+// listener: those clients have connected as far as they can tell, and
+// closing would reset them. (A Unix socket's file is gone by then, so nothing
+// new arrives; a TCP port shared with SO_REUSEPORT still gets new connections
+// until the close, see docs/scaling-out.md.)
+asio::awaitable<void> server::impl::accept_loop(listening_socket& listener) {
+    auto& acceptor = listener.acceptor();
+    std::error_code setup_error;
+    acceptor.native_non_blocking(true, setup_error);
+    const auto local = acceptor.local_endpoint(setup_error);
+    if (setup_error) {
+        log(log_level::error, "cannot serve " + listener.endpoint().to_string() + ": " + setup_error.message());
+        end_accept_loop(acceptor);
+        co_return;
+    }
+    const int family = local.data()->sa_family;
+    std::optional<asio::steady_timer> backoff;
+    while (!stop_requested) {
+        const int fd = accept_pending(acceptor);
+        if (fd < 0) {
+            const std::error_code ec(errno, std::system_category());
+            if (ec == std::errc::operation_would_block || ec == std::errc::resource_unavailable_try_again) {
+                auto [wait_error] = co_await acceptor.async_wait(asio::socket_base::wait_read, detail::use_tuple);
+                if (wait_error) break;  // cancelled by stop()
+                continue;
+            }
+            if (is_transient_accept_error(ec)) continue;
+            if (stop_requested || ec == std::errc::bad_file_descriptor) break;
+            // EMFILE and the like: the pending connection stays in the
+            // backlog, so retrying at once would spin. Back off.
+            log(log_level::error, "accept on " + listener.endpoint().to_string() + ": " + ec.message() +
+                                      "; retrying in 100 ms");
+            if (!backoff) backoff.emplace(control);
+            backoff->expires_after(std::chrono::milliseconds(100));
+            co_await backoff->async_wait(detail::use_tuple);
+            continue;
+        }
+        if (!hand_over_now(fd, family)) {
+            const bool served = co_await hand_over_when_free(fd, family);
+            if (!served) break;
+        }
+    }
+    // Stopping: what is queued already, at most a backlog's worth (a shared
+    // port keeps receiving until the close).
+    for (int queued = 0; queued < options.listen.backlog && !stop_deadline_passed; ++queued) {
+        const int fd = accept_pending(acceptor);
+        if (fd < 0) break;
+        if (!hand_over_now(fd, family)) {
+            const bool served = co_await hand_over_when_free(fd, family);
+            if (!served) break;
+        }
+    }
+    end_accept_loop(acceptor);
+}
+
+void server::impl::end_accept_loop(listening_socket::acceptor_type& acceptor) {
+    std::error_code ignored;
+    acceptor.close(ignored);
+    --accept_loops_running;
+    maybe_finish_stop();
+}
+
+// Counts an accepted connection (a stop waits for it from here on) and gives
+// it to a free slot. False if none is free: then it is counted but not
+// handed over, for hand_over_when_free. Not a coroutine: this runs for every
+// connection.
+bool server::impl::hand_over_now(int fd, int family) {
+    accepted.fetch_add(1, std::memory_order_relaxed);
+    active.fetch_add(1);
+    // A slot only now: a listener waiting for connections holds none.
+    detail::connection_slot* slot = acquire();
+    if (slot) start(*slot, fd, family);
+    return slot != nullptr;
+}
+
+// At max_connections: this one connection waits here (the rest wait in the
+// kernel's backlog) until a slot is released. False if the stop deadline
+// passed first: the connection is then closed unserved, like those the
+// deadline cut.
+asio::awaitable<bool> server::impl::hand_over_when_free(int fd, int family) {
+    detail::connection_slot* slot = nullptr;
+    for (;;) {
+        waiting_for_slot.fetch_add(1);  // before acquire: no release is missed
+        slot = acquire();
+        if (slot || stop_deadline_passed) break;
+        co_await slot_freed.async_wait(detail::use_tuple);
+        waiting_for_slot.fetch_sub(1);
+    }
+    waiting_for_slot.fetch_sub(1);
+    if (stop_deadline_passed) {
+        if (slot) slots.give_back(*slot);
+        ::close(fd);
+        active.fetch_sub(1);
+        maybe_finish_stop();
+        co_return false;
+    }
+    start(*slot, fd, family);
+    co_return true;
+}
+
+void server::impl::start(detail::connection_slot& slot, int fd, int family) {
+    detail::connection_slot* s = &slot;
+    if (options.threads == 1) {
+        // The worker runs here and now, until it first waits.
+        asio::dispatch(s->strand, [s, fd, family] { s->take(fd, family); });
+    } else {
+        // On another thread: this one goes on accepting.
+        asio::post(s->strand, [s, fd, family] { s->take(fd, family); });
+    }
+}
+
+}  // namespace scgi

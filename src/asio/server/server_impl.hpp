@@ -1,0 +1,95 @@
+// The inside of scgi::server, one concept per source file:
+//   server.cpp            lifecycle: start, stop, the stop deadline, threads
+//   accept_loop.cpp       accepting connections (and the EMFILE back-off),
+//                         handing them to slots
+//   connection_worker.cpp serving one connection: head, handler, answer, drain
+//   slot_pool.*           the connection slots, deadline_sweeper.* timeouts,
+//   connection_slot.hpp   one connection's state,
+//   ../request.cpp and ../response_writer.cpp what a handler calls.
+// Private to the server.
+#pragma once
+
+#include "deadline_sweeper.hpp"
+#include "log_line.hpp"
+#include "slot_pool.hpp"
+
+#include <scgi/asio/listen.hpp>
+#include <scgi/asio/server.hpp>
+
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <optional>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace scgi {
+
+// Which executor runs what:
+// - control (a strand with several threads): accept loops, the sweeper, the
+//   signals and the stop; the members marked "on control".
+// - each slot's strand: that slot's worker coroutine, its connection and the
+//   handler it runs (connection_slot says which of its members are shared).
+// - atomics: what both read (counts, the stop request).
+struct server::impl {
+    impl(handler h, server_options o);
+
+    handler on_request;
+    server_options options;
+    asio::io_context io;
+    asio::any_io_executor control;
+    detail::slot_pool slots;
+    detail::deadline_sweeper sweeper;
+    asio::steady_timer slot_freed;     // on control: cancelled when a slot is given back
+    asio::steady_timer stop_deadline;  // on control
+    std::optional<asio::signal_set> signals;
+    std::vector<listening_socket> listeners;
+    std::vector<endpoint> bound;
+
+    std::atomic<std::size_t> active{0};
+    std::atomic<std::size_t> accepted{0};
+    std::atomic<unsigned> waiting_for_slot{0};  // accept loops waiting at max_connections
+    std::atomic<bool> stop_requested{false};
+    std::atomic<bool> serving{false};      // accept loops and sweeper started
+    bool stop_begun = false;               // on control
+    bool stopped = false;                  // on control: the stop has completed
+    bool stop_deadline_passed = false;     // on control
+    std::size_t accept_loops_running = 0;  // on control: listeners not closed yet
+    std::vector<std::thread> threads;
+
+    void log(log_level level, std::string_view message) const noexcept { detail::log_line(options, level, message); }
+
+    // --- Lifecycle (server.cpp) ---
+    endpoint add_listener(listening_socket socket);
+    void start_serving();
+    void warn_if_reuse_port_loses_connections() const;
+    detail::connection_slot* acquire();
+    void release(detail::connection_slot& slot) noexcept;
+    void begin_stop();
+    void maybe_finish_stop();
+    void finish_stop();
+
+    // --- Accepting (accept_loop.cpp) ---
+    asio::awaitable<void> accept_loop(listening_socket& listener);
+    void end_accept_loop(listening_socket::acceptor_type& acceptor);
+    bool hand_over_now(int fd, int family);
+    asio::awaitable<bool> hand_over_when_free(int fd, int family);
+    void start(detail::connection_slot& slot, int fd, int family);
+
+    // --- Serving a connection (connection_worker.cpp) ---
+    asio::awaitable<void> work(detail::connection_slot& c);
+    asio::awaitable<std::error_code> read_head(detail::connection_slot& c);
+    asio::awaitable<void> refuse(detail::connection_slot& c, std::error_code ec);
+    asio::awaitable<void> send_plain(detail::connection_slot& c, int status, std::string_view text);
+    asio::awaitable<void> answer_after_handler(detail::connection_slot& c, int status, std::string_view text,
+                                               bool receive_body_first = true);
+    asio::awaitable<void> run_handler(detail::connection_slot& c);
+    bool peer_may_send(const detail::connection_slot& c) const noexcept;
+    asio::awaitable<void> drain(detail::connection_slot& c);
+};
+
+}  // namespace scgi
