@@ -32,7 +32,7 @@ namespace {
 
 asio::awaitable<void> echo_body(scgi::request& req, scgi::response_writer& res) {
     scgi::response_head head;
-    (void)head.add("Content-Type", "application/octet-stream");
+    head.add("Content-Type", "application/octet-stream");
     head.add_content_length(req.content_length());
     res.write_head(head);
     for (;;) {
@@ -62,7 +62,7 @@ asio::awaitable<void> stream(scgi::request& req, scgi::response_writer& res) {
         }
     }
     scgi::response_head head;
-    (void)head.add("Content-Type", "application/octet-stream");
+    head.add("Content-Type", "application/octet-stream");
     res.write_head(head);
     // 64 KiB pieces of the pattern, each a view of one block made once
     // (64 KiB and one period more), starting where the previous piece

@@ -1036,8 +1036,8 @@ struct server::impl {
 
     asio::awaitable<void> send_plain(connection_slot& c, int status, std::string_view text) {
         response_head head;
-        (void)head.set_status(status);  // status is one of ours: valid
-        (void)head.add("Content-Type", "text/plain; charset=utf-8");
+        head.set_status(status);  // status is one of ours: valid
+        head.add("Content-Type", "text/plain; charset=utf-8");
         head.add_content_length(text.size() + 1);
         c.out.clear();
         head.serialize(c.out);

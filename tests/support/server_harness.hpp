@@ -277,7 +277,7 @@ struct test_app {
                 co_await timer.async_wait(asio::use_awaitable);
             }
             scgi::response_head head;
-            (void)head.add("Content-Type", "application/octet-stream");
+            head.add("Content-Type", "application/octet-stream");
             head.add_content_length(req.content_length());
             res.write_head(head);
             for (;;) {
