@@ -560,7 +560,7 @@ asio::awaitable<std::tuple<std::error_code, std::string>> request::read_body(std
     co_return std::tuple<std::error_code, std::string>{std::error_code{}, std::move(body)};
 }
 
-asio::awaitable<std::error_code> request::discard_body() {
+asio::awaitable<io_result> request::discard_body() {
     connection_slot& c = *slot_;
     c.spool.clear();
     co_return co_await c.receive_rest_of_body(false);
@@ -579,7 +579,7 @@ void response_writer::write_head(const response_head& head) {
     head.serialize(c.out);
 }
 
-asio::awaitable<std::error_code> response_writer::write(std::string_view body_piece) {
+asio::awaitable<io_result> response_writer::write(std::string_view body_piece) {
     connection_slot& c = *slot_;
     if (!c.head_written) throw std::logic_error("scgi::response_writer: write before write_head");
     if (c.write_error) co_return c.write_error;
@@ -601,13 +601,13 @@ asio::awaitable<std::error_code> response_writer::write(std::string_view body_pi
     co_return ec;
 }
 
-asio::awaitable<std::error_code> response_writer::finish() {
+asio::awaitable<io_result> response_writer::finish() {
     connection_slot& c = *slot_;
     if (!c.head_written) throw std::logic_error("scgi::response_writer: finish before write_head");
     co_return co_await write({});
 }
 
-asio::awaitable<std::error_code> response_writer::send(const response& whole) {
+asio::awaitable<io_result> response_writer::send(const response& whole) {
     connection_slot& c = *slot_;
     write_head(whole.head);
     if (!whole.head.find("Content-Length")) {
@@ -1102,7 +1102,8 @@ struct server::impl {
             co_return;
         }
         // Sends a head still held back; it may itself wait for the body.
-        if (c.head_pending && !c.write_error) co_await writer.finish();
+        // Its error, if any, is c.write_error: handled below and by peer_may_send.
+        if (c.head_pending && !c.write_error) (void)co_await writer.finish();
         if (c.refusal_status != 0 && c.nothing_sent()) {
             // The response was refused (and logged) while it waited for the
             // body: the server answers instead.
@@ -1216,7 +1217,8 @@ handler wrap(simple_handler on_request) {
     if (!on_request) throw std::invalid_argument("scgi::server: empty handler");
     return [h = std::move(on_request)](request& req, response_writer& writer) -> asio::awaitable<void> {
         const response whole = co_await h(req);
-        co_await writer.send(whole);
+        // Its error, if any, is the writer's: run_handler handles it.
+        (void)co_await writer.send(whole);
     };
 }
 
