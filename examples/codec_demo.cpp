@@ -84,7 +84,7 @@ int main() {
 
     // 3. The response head, in the CGI Status: form front ends accept.
     scgi::response_head response;
-    if ((ec = response.add("Content-Type", "text/plain"))) return fail("response", ec);
+    response.add("Content-Type", "text/plain");
     response.add_content_length(2);
     std::string response_wire;
     response.serialize(response_wire);

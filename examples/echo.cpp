@@ -30,39 +30,45 @@
 
 namespace {
 
-asio::awaitable<void> echo_body(scgi::request& req, scgi::response_writer& res) {
+// Each answer completes with the outcome of its last write: an error means
+// the front end went away mid-response, or the server refused the response
+// (and logged why); `handle` reports it.
+
+asio::awaitable<std::error_code> echo_body(scgi::request& req, scgi::response_writer& res) {
     scgi::response_head head;
-    (void)head.add("Content-Type", "application/octet-stream");
+    head.add("Content-Type", "application/octet-stream");
     head.add_content_length(req.content_length());
     res.write_head(head);
     for (;;) {
         auto [ec, piece] = co_await req.read_body_some();
         if (ec || piece.empty()) break;  // the server logs and closes on errors
-        if (co_await res.write(piece)) break;
+        const std::error_code written = co_await res.write(piece);
+        if (written) co_return written;
     }
-    co_await res.finish();
+    co_return co_await res.finish();
 }
 
-asio::awaitable<void> env(scgi::request& req, scgi::response_writer& res) {
+asio::awaitable<std::error_code> env(scgi::request& req, scgi::response_writer& res) {
     std::string body;
     for (const scgi::header h : req.head()) {
         body.append(h.name).append("=").append(h.value).append("\n");
     }
-    co_await res.send(scgi::response::text(200, std::move(body), "text/plain"));
+    const scgi::response answer = scgi::response::text(200, std::move(body), "text/plain");
+    co_return co_await res.send(answer);
 }
 
-asio::awaitable<void> stream(scgi::request& req, scgi::response_writer& res) {
+asio::awaitable<std::error_code> stream(scgi::request& req, scgi::response_writer& res) {
     std::uint64_t total = 1048576;
     std::error_code ec;
     if (const auto n = scgi::find_query_param(req.head().query(), "n", ec); n && !ec) {
         const auto [end, parse_error] = std::from_chars(n->data(), n->data() + n->size(), total);
         if (parse_error != std::errc{} || end != n->data() + n->size()) {
-            co_await res.send(scgi::response::text(400, "n must be a number of bytes\n"));
-            co_return;
+            const scgi::response refusal = scgi::response::text(400, "n must be a number of bytes\n");
+            co_return co_await res.send(refusal);
         }
     }
     scgi::response_head head;
-    (void)head.add("Content-Type", "application/octet-stream");
+    head.add("Content-Type", "application/octet-stream");
     res.write_head(head);
     // 64 KiB pieces of the pattern, each a view of one block made once
     // (64 KiB and one period more), starting where the previous piece
@@ -78,33 +84,41 @@ asio::awaitable<void> stream(scgi::request& req, scgi::response_writer& res) {
     while (sent < total) {
         const auto size = static_cast<std::size_t>(std::min<std::uint64_t>(total - sent, piece_size));
         const std::string_view piece = std::string_view(pattern).substr(static_cast<std::size_t>(sent % 10), size);
-        if (co_await res.write(piece)) co_return;
+        const std::error_code written = co_await res.write(piece);
+        if (written) co_return written;
         sent += size;
     }
-    co_await res.finish();
+    co_return co_await res.finish();
 }
 
-asio::awaitable<void> file(scgi::request& req, scgi::response_writer& res) {
+asio::awaitable<std::error_code> file(scgi::request& req, scgi::response_writer& res) {
     std::error_code path_ec;
     std::error_code uri_ec;
     const auto path = scgi::find_query_param(req.head().query(), "path", path_ec);
     const auto uri = scgi::find_query_param(req.head().query(), "uri", uri_ec);
-    if (path_ec || uri_ec || path.has_value() == uri.has_value()) {
-        co_await res.send(scgi::response::text(400, "file wants exactly one of ?path=FILE or ?uri=URI\n"));
-    } else if (path) {
-        co_await res.send(scgi::response::sendfile(*path));
-    } else {
-        co_await res.send(scgi::response::nginx_file(*uri));
-    }
+    const scgi::response answer =
+        path_ec || uri_ec || path.has_value() == uri.has_value()
+            ? scgi::response::text(400, "file wants exactly one of ?path=FILE or ?uri=URI\n")
+            : path ? scgi::response::sendfile(*path) : scgi::response::nginx_file(*uri);
+    co_return co_await res.send(answer);
 }
 
-asio::awaitable<void> handle(scgi::request& req, scgi::response_writer& res) {
+asio::awaitable<std::error_code> answer(scgi::request& req, scgi::response_writer& res) {
     const std::string_view path = req.head().path();
     if (path.ends_with("/echo")) co_return co_await echo_body(req, res);
     if (path.ends_with("/env")) co_return co_await env(req, res);
     if (path.ends_with("/stream")) co_return co_await stream(req, res);
     if (path.ends_with("/file")) co_return co_await file(req, res);
-    co_await res.send(scgi::response::text(404, "no such path: " + std::string(path) + "\n"));
+    const scgi::response not_found = scgi::response::text(404, "no such path: " + std::string(path) + "\n");
+    co_return co_await res.send(not_found);
+}
+
+asio::awaitable<void> handle(scgi::request& req, scgi::response_writer& res) {
+    const std::error_code ec = co_await answer(req, res);
+    if (ec) {
+        std::fprintf(stderr, "echo: answer to %s %s not sent whole: %s\n", std::string(req.head().method()).c_str(),
+                     std::string(req.head().uri()).c_str(), ec.message().c_str());
+    }
 }
 
 struct command_line {

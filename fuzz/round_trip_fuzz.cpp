@@ -379,7 +379,8 @@ void check_response_builder(const std::uint8_t* data, std::size_t size) {
     scgi::response_head head;
     const int status = fdp.ConsumeIntegralInRange<int>(0, 1099);
     const std::string reason = fdp.ConsumeRandomLengthString(64);
-    const std::error_code sec = head.set_status(status, reason);
+    std::error_code sec;
+    head.set_status(status, reason, sec);
     if (status < 100 || status > 999) {
         SCGI_FUZZ_CHECK(sec == error::invalid_status);
     } else if (has_crlf_nul(reason)) {
@@ -406,7 +407,8 @@ void check_response_builder(const std::uint8_t* data, std::size_t size) {
         const std::string name = fdp.ConsumeRandomLengthString(24);
         const std::string value = fdp.ConsumeRandomLengthString(64);
         const std::size_t before = head.size();
-        const std::error_code ec = head.add(name, value);
+        std::error_code ec;
+        head.add(name, value, ec);
         if (!is_token(name) || iequals(name, "status")) {
             SCGI_FUZZ_CHECK(ec == error::invalid_header_name);
         } else if (has_crlf_nul(value)) {

@@ -4,16 +4,21 @@
 #include <scgi/error.hpp>
 #include <scgi/status.hpp>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
+#include <stdexcept>
+#include <string>
 
 namespace scgi {
 namespace {
 
+constexpr std::string_view line_breakers("\r\n\0", 3);
+
 // CR and LF would let a value forge header lines (response splitting); NUL
 // is refused by front ends.
 bool is_safe_field_value(std::string_view s) noexcept {
-    return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+    return s.find_first_of(line_breakers) == std::string_view::npos;
 }
 
 // Status codes serialise as exactly three digits.
@@ -22,16 +27,90 @@ std::array<char, 3> three_digits(int status) noexcept {
             static_cast<char>('0' + status % 10)};
 }
 
-}  // namespace
-
-std::error_code response_head::set_status(int status, std::string_view reason) {
+std::error_code check_status(int status, std::string_view reason) noexcept {
     if (status < 100 || status > 999) return error::invalid_status;
     if (!is_safe_field_value(reason)) return error::invalid_header_value;
+    return {};
+}
+
+std::error_code check_header(std::string_view name, std::string_view value) noexcept {
+    if (!detail::is_token(name) || detail::iequals(name, "status")) return error::invalid_header_name;
+    if (!is_safe_field_value(value)) return error::invalid_header_value;
+    return {};
+}
+
+// The two hexadecimal digits of a byte.
+std::string hex(char c) {
+    constexpr std::string_view digits = "0123456789abcdef";
+    const auto byte = static_cast<unsigned char>(c);
+    return {digits[byte >> 4], digits[byte & 0xf]};
+}
+
+// `s` in double quotes, bytes outside printable ASCII as \xNN, cut after 64
+// bytes: an exception message must not itself carry the bytes it reports.
+std::string quoted(std::string_view s) {
+    constexpr std::size_t shown = 64;
+    std::string out = "\"";
+    for (const char c : s.substr(0, shown)) {
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            out += c;
+        } else {
+            out += "\\x" + hex(c);
+        }
+    }
+    out += '"';
+    if (s.size() > shown) out += "...";
+    return out;
+}
+
+// "byte 0x0a at offset 3"
+std::string bad_byte(std::string_view s, std::size_t at) {
+    return "byte 0x" + hex(s[at]) + " at offset " + std::to_string(at);
+}
+
+[[noreturn]] void throw_bad_status(int status, std::string_view reason, std::error_code ec) {
+    std::string what = "scgi::response_head::set_status: ";
+    if (ec == error::invalid_status) {
+        what += "status " + std::to_string(status) + " is not within 100..999";
+    } else {
+        what += "reason phrase " + quoted(reason) + " has " + bad_byte(reason, reason.find_first_of(line_breakers)) +
+                " (CR, LF and NUL would forge header lines)";
+    }
+    throw std::invalid_argument(what);
+}
+
+[[noreturn]] void throw_bad_header(std::string_view name, std::string_view value, std::error_code ec) {
+    std::string what = "scgi::response_head::add: ";
+    if (ec == error::invalid_header_value) {
+        what += "the value of header " + quoted(name) + " has " +
+                bad_byte(value, value.find_first_of(line_breakers)) + " (CR, LF and NUL would forge header lines)";
+    } else if (name.empty()) {
+        what += "empty header name";
+    } else if (detail::is_token(name)) {
+        what += "header name " + quoted(name) + " is refused: the status is set with set_status";
+    } else {
+        const auto at = static_cast<std::size_t>(
+            std::find_if_not(name.begin(), name.end(), detail::is_token_char) - name.begin());
+        what += "header name " + quoted(name) + " has " + bad_byte(name, at) + ", which is not a token character";
+    }
+    throw std::invalid_argument(what);
+}
+
+}  // namespace
+
+void response_head::set_status(int status, std::string_view reason, std::error_code& ec) {
+    ec = check_status(status, reason);
+    if (ec) return;
     status_ = status;
     reason_offset_ = static_cast<std::uint32_t>(storage_.size());
     reason_size_ = static_cast<std::uint32_t>(reason.size());
     storage_.append(reason);
-    return {};
+}
+
+void response_head::set_status(int status, std::string_view reason) {
+    std::error_code ec;
+    set_status(status, reason, ec);
+    if (ec) throw_bad_status(status, reason, ec);
 }
 
 std::string_view response_head::reason() const noexcept {
@@ -39,11 +118,9 @@ std::string_view response_head::reason() const noexcept {
     return {storage_.data() + reason_offset_, reason_size_};
 }
 
-std::error_code response_head::add(std::string_view name, std::string_view value) {
-    if (!detail::is_token(name) || detail::iequals(name, "status")) {
-        return error::invalid_header_name;
-    }
-    if (!is_safe_field_value(value)) return error::invalid_header_value;
+void response_head::add(std::string_view name, std::string_view value, std::error_code& ec) {
+    ec = check_header(name, value);
+    if (ec) return;
     entry e{};
     e.name_offset = static_cast<std::uint32_t>(storage_.size());
     e.name_size = static_cast<std::uint32_t>(name.size());
@@ -53,14 +130,18 @@ std::error_code response_head::add(std::string_view name, std::string_view value
     storage_.append(name);
     storage_.append(value);
     entries_.push_back(e);
-    return {};
+}
+
+void response_head::add(std::string_view name, std::string_view value) {
+    std::error_code ec;
+    add(name, value, ec);
+    if (ec) throw_bad_header(name, value, ec);
 }
 
 void response_head::add_content_length(std::uint64_t length) {
     std::array<char, 20> digits{};
     const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), length).ptr;
-    // Cannot fail: the name is a token and digits are a safe value.
-    (void)add("Content-Length", std::string_view(digits.data(), static_cast<std::size_t>(end - digits.data())));
+    add("Content-Length", std::string_view(digits.data(), static_cast<std::size_t>(end - digits.data())));
 }
 
 std::optional<std::string_view> response_head::find(std::string_view name) const noexcept {

@@ -23,7 +23,9 @@ class response_parser;
 /// bytes.
 ///
 /// A server builds one with `set_status` and `add` and appends its wire form
-/// with `serialize`. The wire form is CGI's `Status:` form, which nginx, Apache
+/// with `serialize`. As in Asio, each call that can fail comes in two forms:
+/// one throws (a bad name or value written into the program is a bug), one
+/// takes a `std::error_code&` (for names and values that come from a peer). The wire form is CGI's `Status:` form, which nginx, Apache
 /// httpd and lighttpd all accept (Apache refuses an `HTTP/1.1 200 OK` line):
 ///
 ///     Status: 200 OK\r\n
@@ -44,10 +46,16 @@ public:
 
     /// Sets the status code and reason phrase. An empty `reason` means the
     /// standard phrase (`reason_phrase(status)`).
-    /// Errors: `error::invalid_status` unless 100 <= status <= 999;
-    /// `error::invalid_header_value` if `reason` holds CR, LF or NUL.
-    /// On error the head is unchanged.
-    [[nodiscard]] std::error_code set_status(int status, std::string_view reason = {});
+    /// Throws `std::invalid_argument`, naming the status or the bad byte of
+    /// `reason`, unless 100 <= status <= 999 and `reason` is free of CR, LF
+    /// and NUL. On error the head is unchanged.
+    void set_status(int status, std::string_view reason = {});
+
+    /// As above, for a status or reason that comes from a peer (a gateway
+    /// relaying an upstream's answer): errors are returned in `ec` instead,
+    /// `error::invalid_status` or `error::invalid_header_value`; `ec` is
+    /// cleared on success. On error the head is unchanged.
+    void set_status(int status, std::string_view reason, std::error_code& ec);
 
     /// The status code (200 unless set or parsed otherwise).
     int status() const noexcept { return status_; }
@@ -57,11 +65,18 @@ public:
 
     /// Appends a header line. Names are HTTP tokens; `Status` is refused
     /// because the status is set with `set_status`. Repeated names are kept as
-    /// separate lines.
-    /// Errors: `error::invalid_header_name` for an empty or non-token name or
-    /// `Status`; `error::invalid_header_value` for CR, LF or NUL in the value
-    /// (they would let the value forge lines). On error the head is unchanged.
-    [[nodiscard]] std::error_code add(std::string_view name, std::string_view value);
+    /// separate lines. Values may not hold CR, LF or NUL: they would let the
+    /// value forge lines.
+    /// Throws `std::invalid_argument` for a bad name or value; its message
+    /// names the header and the offending byte and its offset. On error the
+    /// head is unchanged.
+    void add(std::string_view name, std::string_view value);
+
+    /// As above, for names or values that come from a peer or a user:
+    /// errors are returned in `ec` instead, `error::invalid_header_name` (an
+    /// empty or non-token name, or `Status`) or `error::invalid_header_value`;
+    /// `ec` is cleared on success. On error the head is unchanged.
+    void add(std::string_view name, std::string_view value, std::error_code& ec);
 
     /// Appends `Content-Length: <length>`. Without one, the body ends where the
     /// connection ends, which SCGI front ends accept.

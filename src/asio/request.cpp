@@ -128,7 +128,7 @@ asio::awaitable<std::tuple<std::error_code, std::string>> request::read_body(std
     co_return std::tuple<std::error_code, std::string>{std::error_code{}, std::move(body)};
 }
 
-asio::awaitable<std::error_code> request::discard_body() {
+asio::awaitable<io_result> request::discard_body() {
     slot_->request.spool.clear();
     co_return co_await detail::receive_rest_of_body(*slot_, false);
 }

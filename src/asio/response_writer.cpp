@@ -55,7 +55,7 @@ std::string& begin_head(detail::response_state& r) {
 
 void response_writer::write_head(const response_head& head) { head.serialize(begin_head(slot_->response)); }
 
-asio::awaitable<std::error_code> response_writer::write(std::string_view body_piece) {
+asio::awaitable<io_result> response_writer::write(std::string_view body_piece) {
     detail::connection_slot& c = *slot_;
     detail::response_state& r = c.response;
     if (!r.head_written) throw std::logic_error("scgi::response_writer: write before write_head");
@@ -77,12 +77,12 @@ asio::awaitable<std::error_code> response_writer::write(std::string_view body_pi
     co_return ec;
 }
 
-asio::awaitable<std::error_code> response_writer::finish() {
+asio::awaitable<io_result> response_writer::finish() {
     if (!slot_->response.head_written) throw std::logic_error("scgi::response_writer: finish before write_head");
     co_return co_await write({});
 }
 
-asio::awaitable<std::error_code> response_writer::send(const response& whole) {
+asio::awaitable<io_result> response_writer::send(const response& whole) {
     std::string& out = begin_head(slot_->response);
     if (whole.head.find("Content-Length")) {
         whole.head.serialize(out);

@@ -216,7 +216,8 @@ handler wrap(simple_handler on_request) {
     if (!on_request) throw std::invalid_argument("scgi::server: empty handler");
     return [h = std::move(on_request)](request& req, response_writer& writer) -> asio::awaitable<void> {
         const response whole = co_await h(req);
-        co_await writer.send(whole);
+        // Its error, if any, is the writer's: run_handler handles it.
+        (void)co_await writer.send(whole);
     };
 }
 

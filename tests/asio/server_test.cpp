@@ -378,7 +378,8 @@ TEST(Server, ExecutorRunsTheProgramsOwnWorkOnTheServersThreads) {
             handler_thread = std::this_thread::get_id();
         }
         const scgi::response answer = scgi::response::text(200, "ok");
-        co_await res.send(answer);
+        const std::error_code sent = co_await res.send(answer);
+        EXPECT_FALSE(sent) << sent.message();
     });
     const auto where = s.listen_unix();
     s.server->start();
@@ -432,7 +433,8 @@ TEST(Server, PeerThatDoesNotReadTheResponseIsCutAtTheWriteTimeout) {
             }
             written_pieces = i + 1;
         }
-        co_await res.finish();
+        const std::error_code finished = co_await res.finish();
+        EXPECT_FALSE(finished) << finished.message();
     });
     const auto where = s.listen_tcp();
     s.server->start();
@@ -748,7 +750,9 @@ TEST(Server, SeveralThreadsRunHandlersInParallel) {
         int previous = most_seen;
         while (seen > previous && !most_seen.compare_exchange_weak(previous, seen)) {
         }
-        co_await res.send(scgi::response::text(200, "ok"));
+        const scgi::response answer = scgi::response::text(200, "ok");
+        const std::error_code sent = co_await res.send(answer);
+        EXPECT_FALSE(sent) << sent.message();
     });
     const auto where = s.listen_unix();
     s.server->start();
@@ -778,7 +782,8 @@ TEST_P(BothTransports, ConnectionsQueuedInTheKernelAtStopAreServed) {
             server->stop();
         }
         const scgi::response answer = scgi::response::text(200, std::string(req.head().path()));
-        co_await res.send(answer);
+        const std::error_code sent = co_await res.send(answer);
+        EXPECT_FALSE(sent) << sent.message();
     });
     server = s.server.get();
     const auto where = GetParam() ? s.listen_unix() : s.listen_tcp();

@@ -121,6 +121,9 @@ TEST(SpoolLimits, MaxBytesIsInclusiveAndBeyondItTheServerAnswers413) {
     EXPECT_NE(body_of(over).find("spool_options::max_bytes"), std::string::npos) << body_of(over);
     EXPECT_TRUE(s.log.contains("413 Content Too Large: the response started with 100001 body bytes unread, "
                                "more than spool.max_bytes (100000)"));
+    // The handler learnt of it: its send returned the refusal.
+    ASSERT_TRUE(eventually([&] { return !s.app.errors_written().empty(); }));
+    EXPECT_EQ(s.app.errors_written()[0], scgi::error::spool_limit_exceeded) << s.app.errors_written()[0].message();
     EXPECT_EQ(body_of(round_trip(where, post("/echo", "still serving"))), "still serving");
 }
 

@@ -1,13 +1,24 @@
 #!/usr/bin/env python3
-"""Code in the documentation that is a file of the project, kept identical.
+"""Every C++ block in the documentation compiles.
 
-A block in README.md or docs/*.md preceded by the comment
-`<!-- file: PATH -->` (PATH relative to the repository) must hold exactly
-PATH's text. The file itself is compiled (and, for the examples, run) by the
-build and the tests, so the block cannot drift into code that does not
-compile.
+Each ```cpp block in README.md and docs/*.md is preceded by one of two
+comments (blank lines may come between):
+
+- `<!-- file: PATH -->`: the block holds exactly the text of PATH (relative
+  to the repository), a file the build compiles (and, for the examples,
+  the tests run);
+- `<!-- compile: WRAPPER -->`: the block is a fragment; the build compiles
+  it inside tests/docs/wrappers/WRAPPER.cpp.in, in place of that file's
+  `@snippet` line (the wrapper says what the fragment is given: a handler,
+  `req` and `res`, ...). Diagnostics point at the document's lines.
 
     check_snippets.py REPOSITORY
+        checks that every block has a marker, that each file block equals its
+        file and that each wrapper exists;
+    check_snippets.py --generate DIRECTORY REPOSITORY
+        writes one translation unit per compile block into DIRECTORY (a file
+        is rewritten only when its text changes), removes other .cpp files
+        there, and prints their paths as a CMake list.
 """
 
 import difflib
@@ -16,44 +27,147 @@ import os
 import re
 import sys
 
-MARKER = re.compile(r"<!-- file: (\S+) -->\n(?:[ \t]*\n)*```[a-z+]*\n(.*?)```", re.S)
+MARKER = re.compile(r"<!-- (file|compile): (\S+) -->")
+FENCE = re.compile(r"```(\S*)\s*$")
+PLACEHOLDER = "@snippet\n"
+
+
+class Block:
+    def __init__(self, document, line, language, text, marker):
+        self.document = document  # path
+        self.line = line          # 1-based line of the block's first text line
+        self.language = language
+        self.text = text
+        self.marker = marker      # (kind, argument) or None
+
+
+def documents(root):
+    return [os.path.join(root, "README.md")] + sorted(glob.glob(os.path.join(root, "docs", "*.md")))
+
+
+def blocks_of(document):
+    """The fenced blocks of a Markdown file, each with the marker before it,
+    and the markers that precede no block (as (line, marker) pairs)."""
+    lines = open(document, encoding="utf-8").read().splitlines(True)
+    blocks = []
+    stray = []
+    marker = None
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        found = MARKER.search(line)
+        fence = FENCE.match(line)
+        if found:
+            if marker:
+                stray.append(marker)
+            marker = (i + 1, (found.group(1), found.group(2)))
+        elif fence:
+            end = i + 1
+            while end < len(lines) and not lines[end].startswith("```"):
+                end += 1
+            blocks.append(Block(document, i + 2, fence.group(1), "".join(lines[i + 1:end]),
+                                marker[1] if marker else None))
+            marker = None
+            i = end
+        elif line.strip() and marker:
+            stray.append(marker)
+            marker = None
+        i += 1
+    if marker:
+        stray.append(marker)
+    return blocks, stray
+
+
+def wrapper_path(root, name):
+    return os.path.join(root, "tests", "docs", "wrappers", name + ".cpp.in")
 
 
 def check(root):
-    documents = [os.path.join(root, "README.md")] + sorted(glob.glob(os.path.join(root, "docs", "*.md")))
     problems = []
-    checked = 0
-    for document in documents:
-        text = open(document, encoding="utf-8").read()
-        markers = text.count("<!-- file: ")
-        blocks = MARKER.findall(text)
-        if len(blocks) != markers:
-            problems.append("%s: %d file markers, %d followed by a code block" % (document, markers, len(blocks)))
-        for path, block in blocks:
-            source = os.path.join(root, path)
+    counts = {"file": 0, "compile": 0}
+    for document in documents(root):
+        blocks, stray = blocks_of(document)
+        for line, (kind, argument) in stray:
+            problems.append("%s:%d: the %s marker is not followed by a code block" % (document, line, kind))
+        for block in blocks:
+            where = "%s:%d" % (document, block.line - 1)
+            if block.language not in ("cpp", "c++"):
+                if block.marker and block.marker[0] in counts:
+                    problems.append("%s: a %s marker before a %s block" % (where, block.marker[0], block.language or "plain"))
+                continue
+            if not block.marker or block.marker[0] not in counts:
+                problems.append("%s: a C++ block without <!-- file: PATH --> or <!-- compile: WRAPPER --> before it"
+                                % where)
+                continue
+            kind, argument = block.marker
+            counts[kind] += 1
+            if kind == "compile":
+                if not os.path.isfile(wrapper_path(root, argument)):
+                    problems.append("%s: no wrapper %s" % (where, wrapper_path(root, argument)))
+                continue
+            source = os.path.join(root, argument)
             if not os.path.isfile(source):
-                problems.append("%s: the block names %s, which does not exist" % (document, path))
+                problems.append("%s: the block names %s, which does not exist" % (where, argument))
                 continue
             wanted = open(source, encoding="utf-8").read()
-            checked += 1
-            if block != wanted:
-                diff = "".join(difflib.unified_diff(wanted.splitlines(True), block.splitlines(True), path,
-                                                    document + " (block)"))
-                problems.append("%s: the block differs from %s:\n%s" % (document, path, diff))
-    return checked, problems
+            if block.text != wanted:
+                diff = "".join(difflib.unified_diff(wanted.splitlines(True), block.text.splitlines(True), argument,
+                                                    where + " (block)"))
+                problems.append("%s: the block differs from %s:\n%s" % (where, argument, diff))
+    return counts, problems
+
+
+def translation_unit(root, block):
+    wrapper = wrapper_path(root, block.marker[1])
+    text = open(wrapper, encoding="utf-8").read()
+    before, after = text.split(PLACEHOLDER, 1)
+    resume = before.count("\n") + 2
+    return ("// Generated by tests/docs/check_snippets.py from %s line %d: do not edit.\n"
+            "%s#line %d \"%s\"\n%s#line %d \"%s\"\n%s"
+            % (os.path.relpath(block.document, root), block.line, before, block.line,
+               os.path.abspath(block.document), block.text, resume, os.path.abspath(wrapper), after))
+
+
+def generate(directory, root):
+    os.makedirs(directory, exist_ok=True)
+    written = []
+    for document in documents(root):
+        blocks, _ = blocks_of(document)
+        stem = os.path.splitext(os.path.basename(document))[0].lower()
+        number = 0
+        for block in blocks:
+            if block.language not in ("cpp", "c++") or not block.marker or block.marker[0] != "compile":
+                continue
+            if not os.path.isfile(wrapper_path(root, block.marker[1])):
+                continue  # the check reports it
+            number += 1
+            path = os.path.join(directory, "%s_%d.cpp" % (stem, number))
+            text = translation_unit(root, block)
+            if not os.path.isfile(path) or open(path, encoding="utf-8").read() != text:
+                with open(path, "w", encoding="utf-8") as out:
+                    out.write(text)
+            written.append(path)
+    for old in glob.glob(os.path.join(directory, "*.cpp")):
+        if old not in written:
+            os.remove(old)
+    print(";".join(written), end="")
 
 
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--generate":
+        generate(sys.argv[2], sys.argv[3])
+        return
     if len(sys.argv) != 2:
         sys.exit(__doc__)
-    checked, problems = check(sys.argv[1])
+    counts, problems = check(sys.argv[1])
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
         sys.exit(1)
-    if checked == 0:
-        sys.exit("check_snippets: no <!-- file: PATH --> block found")
-    print("check_snippets: %d blocks identical to their files" % checked)
+    if counts["file"] + counts["compile"] == 0:
+        sys.exit("check_snippets: no C++ block found")
+    print("check_snippets: %d C++ blocks identical to their files, %d compiled in wrappers"
+          % (counts["file"], counts["compile"]))
 
 
 if __name__ == "__main__":

@@ -223,7 +223,7 @@ RC_GTEST_PROP(ResponseProperties, WriteParseRoundTrip, ()) {
     scgi::response_head written;
     const int status = *rc::gen::inRange(100, 1000);
     const std::string reason = *field_value();
-    RC_ASSERT(!written.set_status(status, reason));
+    written.set_status(status, reason);
     const auto names = *rc::gen::container<std::vector<std::string>>(
         rc::gen::nonEmpty(rc::gen::container<std::string>(token_char())));
     std::vector<std::pair<std::string, std::string>> expected;
@@ -232,7 +232,7 @@ RC_GTEST_PROP(ResponseProperties, WriteParseRoundTrip, ()) {
         for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         if (lower == "status") continue;
         const std::string value = *field_value();
-        RC_ASSERT(!written.add(name, value));
+        written.add(name, value);
         expected.emplace_back(name, value);
     }
     std::string wire;

@@ -184,18 +184,32 @@ struct log_record {
 // the body and records it and how the reading ended; /head-only writes only
 // a head and returns; /read-then-answer reads the body (recording each
 // piece's size as it comes), then answers 200 "read N" or 422 with the read's
-// error; /discard drops the body and answers 403.
+// error; /discard drops the body and answers 403. Every response write that
+// fails is recorded (`errors_written`).
 struct test_app {
     std::chrono::milliseconds wait_for{0};
     std::mutex mutex;
     std::vector<std::string> bodies_read_after_answer;  // by /answer-first
     std::vector<std::error_code> read_errors;           // how each of those reads ended
+    std::vector<std::error_code> write_errors;          // every failed response write
     std::vector<std::size_t> pieces_read;               // by /read-then-answer: each piece's size
     std::atomic<std::uint64_t> bytes_read{0};           // by /read-then-answer, so far
 
     std::vector<std::size_t> pieces() {
         std::lock_guard lock(mutex);
         return pieces_read;
+    }
+
+    std::vector<std::error_code> errors_written() {
+        std::lock_guard lock(mutex);
+        return write_errors;
+    }
+
+    // Records a failed response write.
+    void note_write(std::error_code ec) {
+        if (!ec) return;
+        std::lock_guard lock(mutex);
+        write_errors.push_back(ec);
     }
 
     std::vector<std::string> bodies_read() {
@@ -217,7 +231,8 @@ struct test_app {
             }
             if (path == "/throw-after-body") {
                 res.write_head(scgi::response_head{});
-                co_await res.write("partial");
+                const std::error_code written = co_await res.write("partial");
+                note_write(written);
                 throw std::runtime_error("handler failure mid-body");
             }
             if (path == "/silent") co_return;
@@ -229,7 +244,8 @@ struct test_app {
             if (path == "/answer-first") {
                 // The whole answer before any body byte is read; the body after.
                 const scgi::response answer = scgi::response::text(200, "answered first");
-                co_await res.send(answer);
+                const std::error_code sent = co_await res.send(answer);
+                note_write(sent);
                 std::string body;
                 std::error_code ended;
                 for (;;) {
@@ -260,7 +276,8 @@ struct test_app {
                 }
                 const scgi::response answer = ended ? scgi::response::text(422, ended.message())
                                                     : scgi::response::text(200, "read " + std::to_string(bytes));
-                co_await res.send(answer);
+                const std::error_code sent = co_await res.send(answer);
+                note_write(sent);
                 co_return;
             }
             if (path == "/discard") {
@@ -269,7 +286,8 @@ struct test_app {
                 // such a temporary twice.
                 const scgi::response refusal = scgi::response::text(
                     403, ec ? ec.message() : "refused; unread " + std::to_string(req.body_remaining()));
-                co_await res.send(refusal);
+                const std::error_code sent = co_await res.send(refusal);
+                note_write(sent);
                 co_return;
             }
             if (path == "/wait") {
@@ -277,15 +295,20 @@ struct test_app {
                 co_await timer.async_wait(asio::use_awaitable);
             }
             scgi::response_head head;
-            (void)head.add("Content-Type", "application/octet-stream");
+            head.add("Content-Type", "application/octet-stream");
             head.add_content_length(req.content_length());
             res.write_head(head);
             for (;;) {
                 auto [ec, piece] = co_await req.read_body_some();
                 if (ec || piece.empty()) break;
-                if (co_await res.write(piece)) break;
+                const std::error_code written = co_await res.write(piece);
+                if (written) {
+                    note_write(written);
+                    co_return;
+                }
             }
-            co_await res.finish();
+            const std::error_code finished = co_await res.finish();
+            note_write(finished);
         };
     }
 };

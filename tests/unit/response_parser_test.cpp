@@ -175,9 +175,9 @@ TEST(ResponseParser, ReleaseHeadAndReuse) {
 
 TEST(ResponseParser, RoundTripsTheWriter) {
     scgi::response_head written;
-    ASSERT_FALSE(written.set_status(307, "Go There"));
-    ASSERT_FALSE(written.add("Location", "/there"));
-    ASSERT_FALSE(written.add("X-Empty", ""));
+    written.set_status(307, "Go There");
+    written.add("Location", "/there");
+    written.add("X-Empty", "");
     std::string wire;
     written.serialize(wire);
     const auto out = parse(wire);

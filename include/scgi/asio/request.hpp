@@ -3,6 +3,7 @@
 /// stream.
 #pragma once
 
+#include <scgi/asio/io_result.hpp>
 #include <scgi/error.hpp>
 #include <scgi/request_head.hpp>
 
@@ -55,18 +56,19 @@ public:
     /// `server_options::receive_body_before_response`): the pieces then come
     /// from the server's spool, in order, and the errors are those of its
     /// temporary file.
-    asio::awaitable<std::tuple<std::error_code, std::string_view>> read_body_some();
+    [[nodiscard]] asio::awaitable<std::tuple<std::error_code, std::string_view>> read_body_some();
 
     /// Reads the whole body into a string, refusing with `error::body_too_large`
     /// before reading anything if CONTENT_LENGTH exceeds `limit`. Other errors
     /// as `read_body_some`.
-    asio::awaitable<std::tuple<std::error_code, std::string>> read_body(std::size_t limit);
+    [[nodiscard]] asio::awaitable<std::tuple<std::error_code, std::string>> read_body(std::size_t limit);
 
     /// Reads the rest of the body and drops it, spooling nothing (and drops
     /// spooled bytes not read yet). For a handler that answers without the
     /// body, e.g. refusing an upload: its response then waits for no spool.
-    /// Errors as `read_body_some`; on success `body_remaining()` is 0.
-    asio::awaitable<std::error_code> discard_body();
+    /// Errors as `read_body_some`, as an `io_result` (see there for which
+    /// compiler flags a dropped one); on success `body_remaining()` is 0.
+    [[nodiscard]] asio::awaitable<io_result> discard_body();
 
 private:
     friend struct detail::server_access;

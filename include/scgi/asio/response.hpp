@@ -14,8 +14,11 @@ namespace scgi {
 /// handlers of the simple form return one.
 ///
 /// The factories throw `std::invalid_argument` for a value a header cannot
-/// carry (CR, LF or NUL): building such a header is a bug in the handler,
-/// and the server turns the exception into a 500 and a log line.
+/// carry (CR, LF or NUL), as `response_head::add` does: building such a
+/// header is a bug in the handler, and the server turns the exception into a
+/// 500 and a log line. For a value from the request (a redirect target taken
+/// from the query, say), build the head with the `std::error_code&` form of
+/// `response_head::add` and answer the error yourself.
 struct response {
     /// Status and header lines.
     response_head head;

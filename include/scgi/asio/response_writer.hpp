@@ -2,6 +2,7 @@
 /// How a server handler answers: head, body pieces with backpressure, finish.
 #pragma once
 
+#include <scgi/asio/io_result.hpp>
 #include <scgi/asio/response.hpp>
 #include <scgi/error.hpp>
 #include <scgi/response_head.hpp>
@@ -23,7 +24,10 @@ struct server_access;
 /// that reads slowly slows the handler (backpressure), and one that stops
 /// reading is dropped after `server_options::write_timeout`.
 ///
-/// Errors are returned, never thrown; after one, later calls return it again
+/// Errors are returned, never thrown, as an `io_result`: a `std::error_code`
+/// that clang flags when a `co_await`'s result is dropped (g++ 12 cannot; see
+/// `io_result`); the functions are `[[nodiscard]]`, so both compilers flag a
+/// call that was never awaited. After an error, later calls return it again
 /// and write nothing. A front end that closed mid-response shows up as the
 /// socket's error (`broken_pipe`, `connection_reset`); SIGPIPE is never raised.
 /// Calling out of order (`write` before `write_head`, `write_head` twice) is
@@ -40,15 +44,15 @@ public:
 
     /// Writes body bytes (with the head first if it is still held back).
     /// `error::write_timeout` if the socket did not take them in time.
-    asio::awaitable<std::error_code> write(std::string_view body_piece);
+    [[nodiscard]] asio::awaitable<io_result> write(std::string_view body_piece);
 
     /// Ends the response: sends a held-back head. The server closes the
     /// connection when the handler returns; calling `finish` is optional.
-    asio::awaitable<std::error_code> finish();
+    [[nodiscard]] asio::awaitable<io_result> finish();
 
     /// Writes a whole response in one go, adding Content-Length if the head
     /// has none.
-    asio::awaitable<std::error_code> send(const response& whole);
+    [[nodiscard]] asio::awaitable<io_result> send(const response& whole);
 
     /// True once `write_head` (or `send`) was called.
     bool head_written() const noexcept;

@@ -162,8 +162,8 @@ asio::awaitable<void> server::impl::refuse(connection_slot& c, std::error_code e
 // A whole plain-text answer of the server's own.
 asio::awaitable<void> server::impl::send_plain(connection_slot& c, int status, std::string_view text) {
     response_head head;
-    (void)head.set_status(status);  // status is one of ours: valid
-    (void)head.add("Content-Type", "text/plain; charset=utf-8");
+    head.set_status(status);  // status is one of ours: valid
+    head.add("Content-Type", "text/plain; charset=utf-8");
     std::string& out = c.response.out;
     out.clear();
     head.serialize(out, text.size() + 1);
@@ -229,10 +229,8 @@ asio::awaitable<void> server::impl::run_handler(connection_slot& c) {
         co_return;
     }
     // Sends a head still held back; it may itself wait for the body.
-    if (r.head_pending && !r.write_error) {
-        const std::error_code ignored = co_await writer.finish();  // in write_error, looked at below
-        (void)ignored;
-    }
+    // Its error, if any, is r.write_error: handled below and by peer_may_send.
+    if (r.head_pending && !r.write_error) (void)co_await writer.finish();
     if (r.refusal_status != 0 && r.nothing_sent()) {
         // The response was refused (and logged) while it waited for the
         // body: the server answers instead. The body names the cause, except
