@@ -2,8 +2,6 @@
 //   call ENDPOINT [URI]        e.g.  call unix:/run/app.sock /app/
 #include <scgi/asio/client.hpp>
 
-#include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 
 #include <cstdio>
@@ -20,17 +18,18 @@ int main(int argc, char** argv) {
     int status = 0;
 
     asio::io_context io;
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-        scgi::client client(co_await asio::this_coro::executor, where);
-        const std::vector<scgi::header> headers{{"REQUEST_METHOD", "GET"}, {"REQUEST_URI", uri}};
-        auto [ec, code, body] = co_await client.call(headers, "", 1 << 20);
+    scgi::client client(io.get_executor(), where);
+    const std::vector<scgi::header> headers{{"REQUEST_METHOD", "GET"}, {"REQUEST_URI", uri}};
+    // Any completion token: a callback here; asio::use_future, or
+    // asio::experimental::as_tuple(asio::use_awaitable) in a coroutine.
+    client.async_call(headers, "", 1 << 20, [&](std::error_code ec, int code, std::string body) {
         if (ec) {
             std::fprintf(stderr, "call: %s\n", ec.message().c_str());
-            co_return;
+            return;
         }
         status = code;
         std::fwrite(body.data(), 1, body.size(), stdout);
-    }, asio::detached);
+    });
     io.run();
     return status >= 200 && status < 400 ? 0 : 1;
 }

@@ -5,6 +5,7 @@
 #include <scgi/asio/client.hpp>
 
 #include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/io_context.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_future.hpp>
@@ -25,7 +26,8 @@ asio::awaitable<int> run(scgi::endpoint target) {
         {"CONTENT_TYPE", "application/json"},
         {"HTTP_X_USERNAME", "bort"},
     };
-    auto [ec, status, response_body] = co_await c.call(headers, body, 16 * 1024 * 1024);
+    auto [ec, status, response_body] = co_await c.async_call(headers, body, 16 * 1024 * 1024,
+                                                                asio::experimental::as_tuple(asio::use_awaitable));
     if (ec) {
         std::fprintf(stderr, "client: %s\n", ec.message().c_str());
         co_return 1;

@@ -121,6 +121,10 @@ const char* describe(error e) noexcept {
                "nginx sends this with 'scgi_request_buffering off'";
     case error::unix_socket_group_unknown:
         return "the group for the Unix socket file (listen_options::unix_socket_group) does not exist";
+    case error::response_head_timeout:
+        return "response head did not arrive within the response head timeout";
+    case error::response_body_timeout:
+        return "no response body bytes arrived within the body timeout";
     case error::spool_limit_exceeded:
         return "request body is larger than the server may hold while the response waits for it "
                "(spool_options::max_bytes)";
@@ -167,6 +171,8 @@ public:
         case error::body_timeout:
         case error::write_timeout:
         case error::connect_timeout:
+        case error::response_head_timeout:
+        case error::response_body_timeout:
             return condition::timed_out;
         case error::content_length_disagrees:
             return condition::protocol_violation;

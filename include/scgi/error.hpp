@@ -157,6 +157,12 @@ enum class error {
     /// bytes long. nginx does this with `scgi_request_buffering off` (see
     /// `parser_options::body_length_from_http_content_length`).
     content_length_disagrees,
+
+    // --- timeouts of the client (Asio layer) ------------------------------------
+    /// The response head did not arrive within `client_options::response_head_timeout`.
+    response_head_timeout,
+    /// No response body bytes arrived within `client_options::body_timeout`.
+    response_body_timeout,
 };
 
 /// Coarse groups of `error` values, for callers that branch on the kind of
@@ -174,7 +180,8 @@ enum class condition {
     /// cannot be expressed (NUL in a header, bad status, ...), or an endpoint
     /// or listening socket the caller named is unusable.
     invalid_argument,
-    /// An Asio-layer timeout expired (head, body, write, connect).
+    /// An Asio-layer timeout expired (head, body, write, connect; the
+    /// client's response head and response body).
     timed_out,
 };
 

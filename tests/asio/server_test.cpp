@@ -1,7 +1,6 @@
-// scgi::server and scgi::client over real sockets: TCP on 127.0.0.1 and Unix
+// scgi::server over real sockets: TCP on 127.0.0.1 and Unix
 // sockets in a fresh temporary directory. Peers are plain blocking POSIX
 // sockets with receive/send timeouts, so every wait is bounded.
-#include <scgi/asio/client.hpp>
 #include <scgi/asio/server.hpp>
 #include <scgi/encode_request.hpp>
 
@@ -11,7 +10,6 @@
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
-#include <asio/use_future.hpp>
 
 #include <gtest/gtest.h>
 
@@ -25,7 +23,6 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
-#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -46,16 +43,6 @@ using namespace std::chrono_literals;
 using namespace std::string_literals;
 using namespace scgi::test;
 
-// Runs a client coroutine on its own io_context for at most 10 s.
-template <class T>
-T run_client(std::function<asio::awaitable<T>()> task) {
-    asio::io_context io;
-    auto result = asio::co_spawn(io, task(), asio::use_future);
-    io.run_for(10s);
-    if (result.wait_for(0s) != std::future_status::ready) throw std::runtime_error("client did not finish in 10 s");
-    return result.get();
-}
-
 // --- tests ---------------------------------------------------------------------------
 
 class BothTransports : public ::testing::TestWithParam<bool> {};
@@ -71,21 +58,6 @@ TEST_P(BothTransports, EchoesBodiesOfEverySize) {
         EXPECT_EQ(status_of(response), 200) << size;
         EXPECT_TRUE(body_of(response) == body) << size << " bytes sent, " << body_of(response).size() << " back";
     }
-}
-
-TEST_P(BothTransports, ClientCallsTheServer) {
-    running_server s;
-    const auto where = GetParam() ? s.listen_unix() : s.listen_tcp();
-    s.server->start();
-    const auto outcome = run_client<std::tuple<std::error_code, int, std::string>>([&]() -> asio::awaitable<std::tuple<std::error_code, int, std::string>> {
-        scgi::client c(co_await asio::this_coro::executor, where);
-        const std::vector<scgi::header> headers{{"REQUEST_METHOD", "POST"}, {"REQUEST_URI", "/echo"}};
-        co_return co_await c.call(headers, "ping", 1024);
-    });
-    auto [ec, status, body] = outcome;
-    EXPECT_FALSE(ec) << ec.message();
-    EXPECT_EQ(status, 200);
-    EXPECT_EQ(body, "ping");
 }
 
 INSTANTIATE_TEST_SUITE_P(Server, BothTransports, ::testing::Bool(),
@@ -838,42 +810,6 @@ TEST(Server, ConnectionStillWaitingForASlotAtTheStopDeadlineIsClosed) {
     EXPECT_EQ(waited.wait_for(5s), std::future_status::ready) << "the stop did not complete";
     EXPECT_EQ(s.server->active_connections(), 0u);
     EXPECT_TRUE(s.log.contains("stop deadline passed"));
-}
-
-TEST(Client, TimesOutWaitingForAResponse) {
-    scgi::server_options options;
-    running_server s(options);
-    s.app.wait_for = 5s;
-    const auto where = s.listen_tcp();
-    s.server->start();
-    scgi::client_options client_options;
-    client_options.io_timeout = 200ms;
-    const auto outcome = run_client<std::error_code>([&]() -> asio::awaitable<std::error_code> {
-        scgi::client c(co_await asio::this_coro::executor, where, client_options);
-        const std::vector<scgi::header> headers{{"REQUEST_METHOD", "GET"}, {"REQUEST_URI", "/wait"}};
-        auto [ec, status, body] = co_await c.call(headers, "", 1024);
-        co_return ec;
-    });
-    EXPECT_EQ(outcome, scgi::condition::timed_out);
-}
-
-TEST(Client, ConnectionRefusedAndBodyLimit) {
-    running_server s;
-    const auto where = s.listen_tcp();
-    s.server->start();
-    const auto outcome = run_client<std::pair<std::error_code, std::error_code>>([&]() -> asio::awaitable<std::pair<std::error_code, std::error_code>> {
-        scgi::client nobody(co_await asio::this_coro::executor, scgi::endpoint::unix_socket("/nonexistent/x.sock"));
-        const std::vector<scgi::header> headers{{"REQUEST_METHOD", "POST"}, {"REQUEST_URI", "/echo"}};
-        auto [refused, s1, b1] = co_await nobody.call(headers, "", 10);
-        scgi::client small(co_await asio::this_coro::executor, where);
-        auto [too_large, s2, b2] = co_await small.call(headers, "0123456789ABC", 10);
-        co_return std::pair{refused, too_large};
-    });
-    const auto [refused, too_large] = outcome;
-    // A system error from connect (Asio's system category): no such socket file.
-    EXPECT_EQ(refused.value(), ENOENT) << refused.message();
-    EXPECT_EQ(refused.message(), std::strerror(ENOENT));
-    EXPECT_EQ(too_large, scgi::error::body_too_large);
 }
 
 }  // namespace

@@ -8,7 +8,7 @@
 namespace {
 
 constexpr int first_error = static_cast<int>(scgi::error::need_more);
-constexpr int last_error = static_cast<int>(scgi::error::content_length_disagrees);
+constexpr int last_error = static_cast<int>(scgi::error::response_body_timeout);
 
 TEST(Error, CategoryIsNamedScgi) {
     EXPECT_STREQ(scgi::error_category().name(), "scgi");
@@ -46,6 +46,10 @@ TEST(Error, MessagesNameTheRule) {
     EXPECT_NE(message(scgi::error::missing_comma).find("','"), std::string::npos);
     EXPECT_NE(message(scgi::error::missing_colon).find("':'"), std::string::npos);
     EXPECT_NE(message(scgi::error::spool_limit_exceeded).find("spool_options::max_bytes"), std::string::npos);
+    // The client's timeouts say which part of the response was late.
+    EXPECT_EQ(message(scgi::error::response_head_timeout),
+              "response head did not arrive within the response head timeout");
+    EXPECT_EQ(message(scgi::error::response_body_timeout), "no response body bytes arrived within the body timeout");
 }
 
 TEST(Error, ConditionsGroupValues) {
@@ -63,7 +67,8 @@ TEST(Error, ConditionsGroupValues) {
                                  e == error::invalid_header_value || e == error::invalid_status ||
                                  (e >= error::endpoint_empty && e <= error::socket_activation_invalid) ||
                                  e == error::unix_socket_group_unknown;
-        const bool is_timeout = e >= error::head_timeout && e <= error::connect_timeout;
+        const bool is_timeout = (e >= error::head_timeout && e <= error::connect_timeout) ||
+                                e == error::response_head_timeout || e == error::response_body_timeout;
         const bool is_need_more = e == error::need_more;
         EXPECT_EQ(ec == condition::limit_exceeded, is_limit) << ec.message();
         EXPECT_EQ(ec == condition::invalid_argument, is_argument) << ec.message();

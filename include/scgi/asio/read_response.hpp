@@ -68,7 +68,8 @@ struct read_response_body_some_op {
 /// (`response_head_too_large` past the parser's head limit);
 /// `error::partial_response` if the server closed before the head was
 /// complete; otherwise the stream's error. Never completes inside the
-/// initiating call. Cancellation: that of `stream.async_read_some`.
+/// initiating call. Cancellation: terminal, through each
+/// `stream.async_read_some`, and also when it arrives between two reads.
 template <class AsyncReadStream, class CompletionToken>
 auto async_read_response_head(AsyncReadStream& stream, read_buffer& buffer, response_parser& parser,
                               CompletionToken&& token) {

@@ -4,6 +4,7 @@
 #include <scgi/asio/server.hpp>
 
 #include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/io_context.hpp>
 #include <asio/use_future.hpp>
 
@@ -35,7 +36,8 @@ int main(int argc, char** argv) {
         [&]() -> asio::awaitable<std::tuple<std::error_code, int, std::string>> {
             scgi::client client(co_await asio::this_coro::executor, where);
             const std::vector<scgi::header> headers{{"REQUEST_METHOD", "POST"}, {"REQUEST_URI", "/x"}};
-            co_return co_await client.call(headers, "hi", 1024);
+            co_return co_await client.async_call(headers, "hi", 1024,
+                                                 asio::experimental::as_tuple(asio::use_awaitable));
         },
         asio::use_future);
     io.run();

@@ -6,6 +6,7 @@
 #include <scgi/asio/read_buffer.hpp>
 #include <scgi/error.hpp>
 
+#include <asio/cancellation_type.hpp>
 #include <asio/error.hpp>
 
 #include <cstddef>
@@ -48,6 +49,11 @@ struct read_head_op {
         std::error_code ec;
         buffer.consume(parser.put(buffer.data(), ec));
         if (ec == error::need_more) {
+            // A cancellation that came between two reads found no read to
+            // cancel: honour it here.
+            if (state == op_state::reading && self.get_cancellation_state().cancelled() != asio::cancellation_type::none) {
+                return self.complete(std::error_code(asio::error::operation_aborted));
+            }
             state = op_state::reading;
             return stream.async_read_some(buffer.prepare(), std::move(self));
         }
