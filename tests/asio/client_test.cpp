@@ -234,7 +234,8 @@ scgi::handler streams_before_reading() {
         }
         const std::uint64_t read = co_await drain_body(req);
         const std::string tail = "|read " + std::to_string(read);
-        co_await res.write(tail);
+        const std::error_code written = co_await res.write(tail);
+        EXPECT_FALSE(written) << written.message();
     };
 }
 
@@ -270,7 +271,8 @@ TEST_P(ClientBothTransports, AWholeAnswerWinsOverTheBodyTheServerDidNotRead) {
     quick_server s(
         [](scgi::request&, scgi::response_writer& res) -> asio::awaitable<void> {
             const scgi::response refusal = scgi::response::text(413, "too large");
-            co_await res.send(refusal);
+            const std::error_code sent = co_await res.send(refusal);
+            EXPECT_FALSE(sent) << sent.message();
         },
         full_duplex());
     const auto where = listen(s);
