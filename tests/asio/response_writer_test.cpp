@@ -1,0 +1,199 @@
+// scgi::response_writer (and scgi::response through send) inside a server
+// handler, over real sockets.
+#include <scgi/asio/server.hpp>
+
+#include <gtest/gtest.h>
+
+#include "server_harness.hpp"
+
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <future>
+#include <utility>
+#include <vector>
+
+#include <sys/socket.h>
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace scgi::test;
+
+TEST(ResponseWriter, HandlerThrowingAfterItsHeadStillGets500) {
+    running_server s;
+    const auto where = s.listen_tcp();
+    s.server->start();
+    // The head was only held back: the front end gets a proper 500.
+    EXPECT_EQ(status_of(round_trip(where, post("/throw-after-head", ""))), 500);
+    // Part of the body went out: the connection ends with a reset, not a
+    // clean close that would pass a truncated answer for a complete one.
+    peer p(where);
+    ASSERT_TRUE(p.send(post("/throw-after-body", "")));
+    int end = 0;
+    const std::string partial = p.receive_all(end);
+    EXPECT_EQ(body_of(partial), "partial");
+    EXPECT_EQ(end, ECONNRESET) << std::strerror(end);
+    EXPECT_TRUE(s.log.contains("handler failure mid-body"));
+}
+
+TEST(ResponseWriter, SimpleHandlerForm) {
+    scgi::server_options options;
+    options.handle_signals = false;
+    options.log = {};
+    scgi::server server(
+        [](scgi::request& req) -> asio::awaitable<scgi::response> {
+            if (req.head().path() == "/go") co_return scgi::response::redirect("/there");
+            co_return scgi::response::text(200, "hi " + std::string(req.head().method()));
+        },
+        options);
+    const auto where = server.listen(scgi::endpoint::parse("127.0.0.1:0"));
+    server.start();
+    const std::string hi = round_trip(where, post("/", ""));
+    EXPECT_EQ(status_of(hi), 200);
+    EXPECT_NE(hi.find("Content-Length: 7\r\n"), std::string::npos);
+    EXPECT_EQ(body_of(hi), "hi POST");
+    const std::string go = round_trip(where, post("/go", ""));
+    EXPECT_EQ(status_of(go), 302);
+    EXPECT_NE(go.find("Location: /there\r\n"), std::string::npos);
+    server.stop();
+    server.wait();
+}
+
+TEST(ResponseWriter, PeerThatDoesNotReadTheResponseIsCutAtTheWriteTimeout) {
+    scgi::server_options options;
+    options.write_timeout = 200ms;
+    std::atomic<bool> write_failed{false};
+    std::atomic<int> written_pieces{0};
+    std::error_code write_error;
+    running_server s(options, [&](scgi::request&, scgi::response_writer& res) -> asio::awaitable<void> {
+        // Far more than the socket buffers hold: a write must wait for the
+        // peer, who never reads.
+        const std::string piece(64 * 1024, 'w');
+        res.write_head(scgi::response_head{});
+        for (int i = 0; i < 1024; ++i) {
+            // A named result, not a co_await inside the condition (g++ 12).
+            const std::error_code ec = co_await res.write(piece);
+            if (ec) {
+                write_error = ec;
+                write_failed = true;
+                co_return;
+            }
+            written_pieces = i + 1;
+        }
+        const std::error_code finished = co_await res.finish();
+        EXPECT_FALSE(finished) << finished.message();
+    });
+    const auto where = s.listen_tcp();
+    s.server->start();
+    peer p(where);
+    ASSERT_TRUE(p.send(post("/big", "")));
+    ASSERT_TRUE(eventually([&] { return write_failed.load(); })) << "the write never timed out";
+    EXPECT_EQ(write_error, scgi::error::write_timeout) << write_error.message();
+    EXPECT_GT(written_pieces, 0) << "the socket took nothing: not a write that waited";
+    EXPECT_LT(written_pieces, 1024);
+    EXPECT_TRUE(eventually([&] { return s.server->active_connections() == 0; }));
+}
+
+TEST(ResponseWriter, PeerClosingMidRequestAndMidResponse) {
+    running_server s;
+    const auto where = s.listen_unix();
+    s.server->start();
+    {
+        peer p(where);
+        ASSERT_TRUE(p.send(post("/echo", "abcdef").substr(0, 20)));
+    }  // closed mid-head
+    {
+        peer p(where);
+        const std::string request = post("/echo", std::string(1000, 'z'));
+        ASSERT_TRUE(p.send(std::string_view(request).substr(0, request.size() - 500)));
+    }  // closed mid-body
+    {
+        // A large response the peer stops reading and closes: the handler's
+        // write fails cleanly (no SIGPIPE: the test process would die).
+        peer p(where);
+        const std::string request = post("/echo", std::string(4 * 1024 * 1024, 'r'));
+        std::thread sender([&] { (void)p.send(request); });
+        EXPECT_EQ(p.receive(1000).size(), 1000u);
+        p.shutdown_both();
+        sender.join();
+    }
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (s.server->active_connections() != 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_EQ(s.server->active_connections(), 0u);
+    EXPECT_EQ(body_of(round_trip(where, post("/echo", "alive"))), "alive");
+}
+
+// Out of order is a bug in the handler: it throws std::logic_error, which the
+// server turns into a 500 and a log line naming the mistake.
+TEST(ResponseWriter, CallsOutOfOrderThrowAndTheServerAnswers500) {
+    struct mistake {
+        const char* path;
+        const char* logged;
+    };
+    running_server s({}, [](scgi::request& req, scgi::response_writer& res) -> asio::awaitable<void> {
+        if (req.head().path() == "/twice") {
+            res.write_head(scgi::response_head{});
+            res.write_head(scgi::response_head{});
+        } else if (req.head().path() == "/write-first") {
+            (void)co_await res.write("x");
+        } else {
+            (void)co_await res.finish();
+        }
+    });
+    const auto where = s.listen_tcp();
+    s.server->start();
+    for (const mistake m : {mistake{"/twice", "write_head called twice"},
+                            mistake{"/write-first", "write before write_head"},
+                            mistake{"/finish-first", "finish before write_head"}}) {
+        EXPECT_EQ(status_of(round_trip(where, post(m.path, ""))), 500) << m.path;
+        EXPECT_TRUE(s.log.contains(m.logged)) << m.path;
+    }
+}
+
+// send adds a Content-Length when the head has none, once, before the blank
+// line; a head that states one is sent as it is.
+TEST(ResponseWriter, SendAddsContentLengthOnlyWhenTheHeadHasNone) {
+    running_server s({}, [](scgi::request& req, scgi::response_writer& res) -> asio::awaitable<void> {
+        scgi::response whole;
+        whole.head.add("X-First", "1");
+        if (req.head().path() == "/stated") whole.head.add("Content-Length", "5");
+        whole.body = "hello";
+        const std::error_code sent = co_await res.send(whole);
+        EXPECT_FALSE(sent) << sent.message();
+    });
+    const auto where = s.listen_unix();
+    s.server->start();
+    EXPECT_EQ(round_trip(where, post("/added", "")), "Status: 200 OK\r\nX-First: 1\r\nContent-Length: 5\r\n\r\nhello");
+    EXPECT_EQ(round_trip(where, post("/stated", "")), "Status: 200 OK\r\nX-First: 1\r\nContent-Length: 5\r\n\r\nhello");
+}
+
+// After a failed write every later one returns the same error and sends
+// nothing: the front end that went away is reported, not written to again.
+TEST(ResponseWriter, AfterAFailureLaterWritesReturnTheSameError) {
+    std::promise<std::pair<std::error_code, std::error_code>> outcome;
+    running_server s({}, [&outcome](scgi::request&, scgi::response_writer& res) -> asio::awaitable<void> {
+        res.write_head(scgi::response_head{});
+        const std::string chunk(64 * 1024, 'w');
+        std::error_code first;
+        for (int i = 0; i < 10000 && !first; ++i) first = co_await res.write(chunk);
+        const std::error_code again = co_await res.write("more");
+        outcome.set_value({first, again});
+    });
+    const auto where = s.listen_tcp();
+    s.server->start();
+    {
+        peer p(where);
+        ASSERT_TRUE(p.send(post("/", "")));
+    }  // gone without reading
+    auto result = outcome.get_future();
+    ASSERT_EQ(result.wait_for(10s), std::future_status::ready);
+    const auto [first, again] = result.get();
+    EXPECT_TRUE(first == asio::error::broken_pipe || first == asio::error::connection_reset) << first.message();
+    EXPECT_EQ(again, first);
+}
+
+}  // namespace
