@@ -21,7 +21,10 @@ namespace scgi {
 /// block (netstring), then the body, which is never buffered: each `put`
 /// hands back the body bytes it consumed as a view into the caller's input.
 ///
-/// The driving loop (the Asio layer is this loop and nothing more):
+/// The driving loop; the Asio layer runs it around socket reads
+/// (`async_read_request_head`, `async_read_body_some`, and the server's own
+/// head reading, which reads into a per-thread buffer so that a connection
+/// waiting for its head holds none):
 ///
 ///     for (;;) {
 ///         std::size_t n = parser.put(input, ec);
