@@ -366,6 +366,71 @@ TEST_F(OpenConnection, CloseReleasesTheDescriptorAndAbortsAWaitingRead) {
     c.close();  // idempotent
 }
 
+// Readiness the reactor reported while nothing waited is not lost: bytes
+// that arrived then, partly read, make a later wait complete at once. (With
+// several threads, another thread's reactor run can see the bytes between a
+// read's would_block and the wait; the wait's re-arm must catch them.)
+TEST_F(OpenConnection, WaitForInputAlreadyReportedCompletesAtOnce) {
+    pending_read first;
+    first.start(c);  // registers the socket and waits
+    io.run_for(20ms);
+    send_all(p.theirs, "a");
+    run_until(io, [&] { return first.done; });
+    send_all(p.theirs, "bc");
+    {
+        // The reactor runs and sees the bytes while nothing waits.
+        auto work = asio::make_work_guard(io);
+        io.run_for(50ms);
+    }
+    char byte = 0;
+    std::error_code ec;
+    ASSERT_EQ(c.read_some(asio::buffer(&byte, 1), ec), 1u);  // "b"; "c" is left, no new edge
+    bool done = false;
+    std::error_code waited;
+    c.async_wait(asio::socket_base::wait_read, [&](std::error_code e) {
+        waited = e;
+        done = true;
+    });
+    run_until(io, [&] { return done; });
+    EXPECT_FALSE(waited);
+    EXPECT_EQ(c.read_some(asio::buffer(&byte, 1), ec), 1u);
+    EXPECT_EQ(byte, 'c');
+}
+
+// The end of input is readiness: the wait completes, and the read says eof.
+TEST_F(OpenConnection, WaitForInputCompletesAtTheEndOfInput) {
+    bool done = false;
+    std::error_code waited;
+    c.async_wait(asio::socket_base::wait_read, [&](std::error_code e) {
+        waited = e;
+        done = true;
+    });
+    io.run_for(20ms);
+    ASSERT_FALSE(done);
+    p.close_peer();
+    run_until(io, [&] { return done; });
+    EXPECT_FALSE(waited);
+    char byte = 0;
+    std::error_code ec;
+    EXPECT_EQ(c.read_some(asio::buffer(&byte, 1), ec), 0u);
+    EXPECT_EQ(ec, asio::error::eof);
+}
+
+TEST_F(OpenConnection, WaitIsCancelledThroughItsSlot) {
+    asio::cancellation_signal signal;
+    bool done = false;
+    std::error_code waited;
+    c.async_wait(asio::socket_base::wait_read, asio::bind_cancellation_slot(signal.slot(), [&](std::error_code e) {
+                     waited = e;
+                     done = true;
+                 }));
+    io.run_for(20ms);
+    ASSERT_FALSE(done);
+    signal.emit(asio::cancellation_type::partial);
+    run_until(io, [&] { return done; });
+    EXPECT_EQ(waited, asio::error::operation_aborted);
+}
+
 // async_wait: readiness without consuming, in coroutines.
 TEST_F(OpenConnection, AsyncWaitReportsReadabilityWithoutConsuming) {
     std::string got;

@@ -134,8 +134,9 @@ private:
 ///
 /// Not thread-safe: start one operation at a time (`async_call` runs its
 /// own write and read side by side), and run the client's executor and the
-/// handlers' executors so that no two of its handlers run at once (an
-/// io_context run by one thread, or one strand).
+/// handlers' executors so that no two of its handlers run at once: an
+/// io_context run by one thread, or construct the client on the strand its
+/// caller runs on.
 class client {
 public:
     /// The executor of the socket and timers.

@@ -45,8 +45,11 @@ namespace scgi {
 /// thread), one read and one write in flight at a time.
 class connection {
 public:
+    /// The executor operations complete on.
     using executor_type = asio::any_io_executor;
+    /// `wait_read`, `wait_write` or `wait_error`, as for Asio's sockets.
     using wait_type = asio::socket_base::wait_type;
+    /// `shutdown_receive`, `shutdown_send` or `shutdown_both`.
     using shutdown_type = asio::socket_base::shutdown_type;
 
     /// An unopened connection whose operations complete on `executor`.
@@ -75,6 +78,7 @@ public:
     /// registered with the reactor (for tests and diagnostics).
     bool is_registered() const noexcept { return socket_.has_value(); }
 
+    /// The executor given to the constructor.
     executor_type get_executor() const noexcept { return executor_; }
 
     /// Receives what has arrived into `buffers`, without waiting: the bytes
@@ -135,20 +139,21 @@ public:
             token, buffers);
     }
 
-    /// Waits until the socket is readable (`wait_read`) or writable
-    /// (`wait_write`). Completion signature: `void(std::error_code)`.
+    /// Waits until the socket is readable (`wait_read`: bytes, the end of
+    /// input or an error are there for the next `read_some`) or writable
+    /// (`wait_write`), consuming nothing. Completion signature:
+    /// `void(std::error_code)`; cancellation as `async_read_some`.
     ///
-    /// The reactor is edge-triggered: wait for input only after `read_some`
-    /// (or a read) reported `would_block`. Input that arrived before and was
-    /// not read through to `would_block`, or an end of input consumed with
-    /// the last bytes, signals no new readiness, and the wait would last
-    /// until new bytes come.
+    /// Readiness that is already there is reported at once, even if the
+    /// reactor saw it while nothing waited (possibly on another thread): Asio
+    /// re-arms the descriptor for each wait (EPOLL_CTL_MOD), and epoll then
+    /// reports what is ready now.
     template <class WaitToken>
     auto async_wait(wait_type what, WaitToken&& token) {
         return asio::async_initiate<WaitToken, void(std::error_code)>(
             [this](auto handler, wait_type w) {
                 std::error_code ec;
-                if (!socket_ && !register_with_reactor(ec)) {
+                if (!register_with_reactor(ec)) {
                     return asio::post(executor_, asio::experimental::append(std::move(handler), ec));
                 }
                 socket_->async_wait(w, std::move(handler));

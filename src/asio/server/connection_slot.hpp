@@ -127,8 +127,11 @@ struct response_state {
 //
 // Who touches what: `strand` and `options` are fixed; `deadline` is shared
 // with the control executor (atomics); every other member is touched on
-// `strand` only, by the slot's worker coroutine or by handlers posted there
-// through `post_if_current`.
+// `strand` only: by the slot's worker coroutine, by `take` (which the accept
+// loop posts there), and by the sweeper's and the stop's handlers, posted
+// there through `post_if_current`. (The one exception is the creation of a
+// slot, on the control executor, before its worker or any post exists: it
+// binds `cancel`'s slot to the worker.)
 struct connection_slot {
     connection_slot(asio::io_context& io, const server_options& opt)
         : strand(serial_executor(io, opt.threads)), options(opt), conn(strand), request(opt) {}

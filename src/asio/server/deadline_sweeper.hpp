@@ -8,8 +8,8 @@
 
 namespace scgi::detail {
 
-// Fires every quarter of the shortest timeout (at least every 5 ms, at most
-// every second) and cancels the operations whose deadline passed: one timer
+// Fires every quarter of the shortest timeout (but no more often than every
+// 5 ms, and at least once a second) and cancels the operations whose deadline passed: one timer
 // for the whole server instead of a timer per connection (each re-arm would
 // be a system call), at the price of timeouts firing up to a quarter late.
 // A cancelled operation sees `timed_out` set on its slot and reports its
