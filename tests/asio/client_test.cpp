@@ -16,6 +16,8 @@
 
 #include <gtest/gtest.h>
 
+#include "run_until.hpp"
+
 #include "server_harness.hpp"
 
 #include <chrono>
@@ -44,16 +46,6 @@ constexpr auto as_tuple_awaitable = asio::experimental::as_tuple(asio::use_await
 const std::vector<scgi::header> get_headers{{"REQUEST_METHOD", "GET"}, {"REQUEST_URI", "/"}};
 
 std::vector<scgi::header> post_headers(std::string_view uri) { return {{"REQUEST_METHOD", "POST"}, {"REQUEST_URI", uri}}; }
-
-// Runs `io` until `done` or 10 s, so a bug cannot hang the suite.
-void run_until(asio::io_context& io, const bool& done) {
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (!done && std::chrono::steady_clock::now() < deadline) {
-        io.run_for(20ms);
-        if (io.stopped()) io.restart();
-    }
-    ASSERT_TRUE(done) << "the client operation did not complete within 10 s";
-}
 
 // One async_call with a callback, on its own io_context.
 call_result call(const scgi::endpoint& where, std::span<const scgi::header> headers, std::string_view body,

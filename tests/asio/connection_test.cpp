@@ -17,6 +17,8 @@
 
 #include <gtest/gtest.h>
 
+#include "run_until.hpp"
+
 #include <array>
 #include <chrono>
 #include <cstring>
@@ -33,6 +35,7 @@
 namespace {
 
 using namespace std::chrono_literals;
+using scgi::test::run_until;
 
 // A connected Unix socket pair: `ours` goes into the connection, `theirs`
 // is the peer, a plain blocking descriptor the test reads and writes.
@@ -76,17 +79,6 @@ std::string receive_until_end(int fd, int& end_errno) {
         end_errno = n == 0 ? 0 : errno;
         return all;
     }
-}
-
-// Runs `io` until `done` or 10 s, so a bug cannot hang the suite.
-template <class Done>
-void run_until(asio::io_context& io, Done done) {
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (!done() && std::chrono::steady_clock::now() < deadline) {
-        io.run_for(20ms);
-        if (io.stopped()) io.restart();
-    }
-    ASSERT_TRUE(done()) << "not done within 10 s";
 }
 
 // A connection over one end of a Unix socket pair.

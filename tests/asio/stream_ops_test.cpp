@@ -21,6 +21,8 @@
 
 #include <gtest/gtest.h>
 
+#include "run_until.hpp"
+
 #include <chrono>
 #include <cstring>
 #include <future>
@@ -31,22 +33,13 @@
 namespace {
 
 using namespace std::chrono_literals;
+using scgi::test::run_until;
 using namespace std::string_literals;
 using unix_socket = asio::local::stream_protocol::socket;
 
 const std::vector<scgi::header> client_headers{
     {"REQUEST_METHOD", "POST"}, {"REQUEST_URI", "/deepthought"}, {"CONTENT_TYPE", "text/plain"}};
 const std::string question = "What is the answer to life?";
-
-// Runs `io` until `done` or a deadline, so a bug cannot hang the suite.
-void run_bounded(asio::io_context& io, const bool& done) {
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (!done && std::chrono::steady_clock::now() < deadline) {
-        io.run_for(50ms);
-        if (io.stopped()) io.restart();
-    }
-    ASSERT_TRUE(done) << "operation did not finish within 10 s";
-}
 
 struct socket_pair {
     asio::io_context io;
@@ -109,7 +102,7 @@ TEST(StreamOps, CallbacksRequestRoundTrip) {
     callback_reader reader(p.server, buffer, parser);
     reader.start();
     EXPECT_FALSE(reader.head_read) << "completed inside the initiating call";
-    run_bounded(p.io, reader.done);
+    run_until(p.io, reader.done);
     EXPECT_FALSE(reader.head_error) << reader.head_error.message();
     EXPECT_FALSE(reader.body_error) << reader.body_error.message();
     EXPECT_TRUE(wrote);
@@ -251,7 +244,7 @@ TEST(StreamOps, RequestArrivingOneByteAtATime) {
     scgi::request_parser parser;
     callback_reader reader(p.server, buffer, parser);
     reader.start();
-    run_bounded(p.io, reader.done);
+    run_until(p.io, reader.done);
     writer.join();
     EXPECT_FALSE(reader.body_error) << reader.body_error.message();
     EXPECT_EQ(parser.head().uri(), "/deepthought");
@@ -268,7 +261,7 @@ std::error_code read_head_outcome(socket_pair& p) {
         result = ec;
         done = true;
     });
-    run_bounded(p.io, done);
+    run_until(p.io, done);
     return result;
 }
 
@@ -290,7 +283,7 @@ TEST(StreamOps, PeerClosingMidBodyIsPartialRequest) {
     scgi::request_parser parser;
     callback_reader reader(p.server, buffer, parser);
     reader.start();
-    run_bounded(p.io, reader.done);
+    run_until(p.io, reader.done);
     EXPECT_FALSE(reader.head_error);
     EXPECT_EQ(reader.body_error, scgi::error::partial_request);
     EXPECT_EQ(reader.body, "only some of the body");
@@ -318,7 +311,7 @@ TEST(StreamOps, HeadAlreadyBufferedCompletesAfterTheInitiatingCall) {
         done = true;
     });
     EXPECT_FALSE(done);
-    run_bounded(p.io, done);
+    run_until(p.io, done);
     // The body is empty: the next body read says "complete" without reading.
     bool body_done = false;
     scgi::async_read_body_some(p.server, buffer, parser, [&](std::error_code ec, std::string_view piece) {
@@ -327,7 +320,7 @@ TEST(StreamOps, HeadAlreadyBufferedCompletesAfterTheInitiatingCall) {
         body_done = true;
     });
     EXPECT_FALSE(body_done);
-    run_bounded(p.io, body_done);
+    run_until(p.io, body_done);
 }
 
 // An operation that finishes without I/O completes the way Asio's own
@@ -414,7 +407,7 @@ TEST(StreamOps, EncoderErrorsWriteNothing) {
         done = true;
     });
     EXPECT_FALSE(done);
-    run_bounded(p.io, done);
+    run_until(p.io, done);
     EXPECT_EQ(result, scgi::error::duplicate_header);
     EXPECT_EQ(written, 0u);
     // The prefix may not be longer than the declared body.
@@ -423,7 +416,7 @@ TEST(StreamOps, EncoderErrorsWriteNothing) {
         result = ec;
         done = true;
     });
-    run_bounded(p.io, done);
+    run_until(p.io, done);
     EXPECT_EQ(result, scgi::error::content_length_mismatch);
     EXPECT_EQ(p.server.available(), 0u);
 }
@@ -446,7 +439,7 @@ TEST(StreamOps, StreamedRequestBody) {
     scgi::request_parser parser;
     callback_reader reader(p.server, buffer, parser);
     reader.start();
-    run_bounded(p.io, reader.done);
+    run_until(p.io, reader.done);
     EXPECT_TRUE(wrote_head);
     EXPECT_FALSE(reader.body_error);
     EXPECT_EQ(reader.body, first + second);
@@ -466,7 +459,7 @@ std::error_code response_head_result(std::string_view bytes, bool close) {
         result = ec;
         done = true;
     });
-    run_bounded(p.io, done);
+    run_until(p.io, done);
     return result;
 }
 
@@ -487,7 +480,7 @@ TEST(StreamOps, ReadErrorsOtherThanEofPassThrough) {
     });
     p.io.poll();
     p.server.cancel();
-    run_bounded(p.io, done);
+    run_until(p.io, done);
     EXPECT_EQ(result, asio::error::operation_aborted);
 }
 
