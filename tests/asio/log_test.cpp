@@ -189,7 +189,9 @@ TEST(Log, ALongLineIsCut) {
     ASSERT_TRUE(s.log.contains("www..."));
     for (const auto& line : s.log.all()) {
         // The recorder adds "error: " before the message.
-        if (line.find("www") != std::string::npos) EXPECT_EQ(line.size(), 7 + scgi::max_log_line_bytes);
+        if (line.find("www") != std::string::npos) {
+            EXPECT_EQ(line.size(), 7 + scgi::max_log_line_bytes);
+        }
     }
 }
 

@@ -192,7 +192,9 @@ struct log_record {
     std::size_t count(std::string_view text) {
         std::lock_guard lock(mutex);
         std::size_t n = 0;
-        for (const auto& line : lines) n += line.find(text) != std::string::npos ? 1 : 0;
+        for (const auto& line : lines) {
+            if (line.find(text) != std::string::npos) ++n;
+        }
         return n;
     }
     std::vector<std::string> all() {
