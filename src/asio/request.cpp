@@ -3,7 +3,6 @@
 #include <scgi/asio/request.hpp>
 
 #include "server/connection_slot.hpp"
-#include "server/log_line.hpp"
 
 #include <scgi/asio/read_request.hpp>
 
@@ -49,6 +48,14 @@ asio::awaitable<std::error_code> receive_rest_of_body(connection_slot& c, bool k
         c.disarm();
         ec = c.timeout_or(read_error, error::body_timeout);
         if (ec == asio::error::eof) r.parser.put_eof(ec);  // partial_request: the body is short
+        if (ec == error::body_timeout) {
+            // Kept for the response: the server answers 408 instead
+            // (hold_body_for_response), and this is its line.
+            c.log(log_event::body_timeout, log_level::warning, [&](auto& line) {
+                line << (keep ? "408 Request Timeout: " : "body timeout: ") << ec << " ("
+                     << r.parser.body_remaining() << " body byte(s) unread)";
+            });
+        }
         if (ec) {
             r.body_failed = true;
             break;
@@ -62,19 +69,19 @@ asio::awaitable<std::error_code> hold_body_for_response(connection_slot& c) {
     const std::uint64_t unread = c.request.parser.body_remaining();
     if (c.request.spool.size() + unread > c.options.spool.max_bytes) {
         c.response.refusal_status = 413;
-        log_line(c.options, log_level::warning,
-                 "413 Content Too Large: the response started with " + std::to_string(unread) +
-                     " body bytes unread, more than spool.max_bytes (" + std::to_string(c.options.spool.max_bytes) +
-                     ")");
+        c.log(log_event::response_refused, log_level::warning, [&](auto& line) {
+            line << "413 Content Too Large: the response started with " << unread
+                 << " body bytes unread, more than spool.max_bytes (" << c.options.spool.max_bytes << ")";
+        });
         co_return error::spool_limit_exceeded;
     }
     const std::error_code ec = co_await receive_rest_of_body(c, true);
     if (c.request.spool_error) {
         c.response.refusal_status = 500;
-        log_line(c.options, log_level::error, "cannot spool the request body: " + ec.message());
+        c.log(log_event::spool_failed, log_level::error,
+              [&](auto& line) { line << "cannot spool the request body: " << ec; });
     } else if (ec == error::body_timeout) {
-        c.response.refusal_status = 408;
-        log_line(c.options, log_level::warning, "408 Request Timeout: " + ec.message());
+        c.response.refusal_status = 408;  // logged by receive_rest_of_body
     }
     co_return ec;
 }
@@ -109,7 +116,13 @@ asio::awaitable<std::tuple<std::error_code, std::string_view>> request::read_bod
     auto [read_error, piece] = co_await async_read_body_some(c.conn, r.buffer, r.parser, detail::use_tuple);
     c.disarm();
     r.body_failed = r.body_failed || static_cast<bool>(read_error);
-    co_return result{c.timeout_or(read_error, error::body_timeout), piece};
+    const std::error_code ec = c.timeout_or(read_error, error::body_timeout);
+    if (ec == error::body_timeout) {
+        c.log(detail::log_event::body_timeout, log_level::warning, [&](auto& line) {
+            line << "body timeout: " << ec << " (" << r.parser.body_remaining() << " body byte(s) unread)";
+        });
+    }
+    co_return result{ec, piece};
 }
 
 asio::awaitable<std::tuple<std::error_code, std::string>> request::read_body(std::size_t limit) {

@@ -30,10 +30,17 @@ bool write_all_now(connection_slot& c, std::array<asio::const_buffer, 2>& buffer
 
 asio::awaitable<std::error_code> write_all_rest(connection_slot& c, std::array<asio::const_buffer, 2> buffers) {
     c.arm(c.options.write_timeout);
-    auto [ec, n] = co_await asio::async_write(c.conn, buffers, use_tuple);
+    const std::size_t unsent = asio::buffer_size(buffers);
+    auto [write_error, written] = co_await asio::async_write(c.conn, buffers, use_tuple);
     c.disarm();
-    (void)n;
-    co_return c.timeout_or(ec, error::write_timeout);
+    const std::error_code ec = c.timeout_or(write_error, error::write_timeout);
+    const std::size_t left = unsent - written;  // a named copy: lambdas cannot capture bindings in C++20
+    if (ec == error::write_timeout) {
+        c.log(log_event::write_timeout, log_level::warning, [&](auto& line) {
+            line << "write timeout: " << ec << " (" << left << " of " << unsent << " byte(s) unsent)";
+        });
+    }
+    co_return ec;
 }
 
 }  // namespace detail

@@ -25,9 +25,10 @@ using detail::connection_slot;
 server::impl::impl(handler h, server_options o)
     : on_request(std::move(h)),
       options(std::move(o)),
+      logs(options),
       io(static_cast<int>(options.threads)),
       control(detail::serial_executor(io, options.threads)),
-      slots(io, options),
+      slots(io, options, logs),
       sweeper(control, slots, options),
       slot_freed(control),
       stop_deadline(control) {
@@ -76,7 +77,7 @@ connection_slot* server::impl::acquire() {
     // waits for its first connection.
     asio::co_spawn(slot->strand, work(*slot),
                    asio::bind_cancellation_slot(slot->cancel.slot(), [this](std::exception_ptr e) {
-                       if (e) detail::log_failure(options, log_level::error, "connection worker failed: ", e);
+                       if (e) log_failure(detail::log_event::internal_failure, log_level::error, "connection worker failed: ", e);
                    }));
     return slot;
 }
@@ -105,11 +106,11 @@ void server::impl::start_serving() {
     accept_loops_running = listeners.size();
     for (auto& listener : listeners) {
         asio::co_spawn(control, accept_loop(listener), [this](std::exception_ptr e) {
-            if (e) detail::log_failure(options, log_level::error, "accept loop failed: ", e);
+            if (e) log_failure(detail::log_event::internal_failure, log_level::error, "accept loop failed: ", e);
         });
     }
     sweeper.start([this](std::exception_ptr e) {
-        if (e) detail::log_failure(options, log_level::error, "timeout sweeper failed: ", e);
+        if (e) log_failure(detail::log_event::internal_failure, log_level::error, "timeout sweeper failed: ", e);
     });
     if (signals) {
         signals->async_wait([this](std::error_code ec, int signal_number) {
@@ -126,7 +127,7 @@ void server::impl::start_serving() {
 // it, unless the kernel migrates them to the other listeners of the port
 // (net.ipv4.tcp_migrate_req, Linux 5.14+, per network namespace). Said
 // once at start, so a rolling restart's losses have a named cause.
-void server::impl::warn_if_reuse_port_loses_connections() const {
+void server::impl::warn_if_reuse_port_loses_connections() {
     if (!options.listen.reuse_port) return;
     const bool any_tcp = std::any_of(bound.begin(), bound.end(),
                                      [](const endpoint& e) { return e.type() != endpoint::kind::unix_socket; });
@@ -295,6 +296,9 @@ void server::wait() {
         if (t.joinable()) t.join();
     }
     impl_->threads.clear();
+    // The lines of the run (down to "stopped") reach the hook before wait()
+    // and run() return, unless the hook takes longer than flush_timeout.
+    impl_->logs.flush(impl_->options.log_limits.flush_timeout);
 }
 
 void server::stop() noexcept {

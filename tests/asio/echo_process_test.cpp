@@ -23,8 +23,10 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -308,6 +310,99 @@ TEST(EchoProcess, DescriptorExhaustionBacksOffInsteadOfSpinning) {
     const std::string response = exchange_once(socket_path, netstring_head("/echo", 5) + "again");
     ASSERT_GE(response.size(), 5u) << "no answer";
     EXPECT_EQ(response.substr(response.size() - 5), "again") << response;
+}
+
+
+// A stderr that nobody reads and that stays open: a FIFO whose read end the
+// test holds and never reads, shrunk to one page, so a server that writes
+// its log lines in place blocks once a few dozen lines are in it.
+class unread_stderr {
+public:
+    explicit unread_stderr(const std::string& path) : path_(path) {
+        if (::mkfifo(path.c_str(), 0600) != 0) return;
+        read_end_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (read_end_ >= 0) ::fcntl(read_end_, F_SETPIPE_SZ, 4096);
+    }
+    ~unread_stderr() {
+        if (read_end_ >= 0) ::close(read_end_);
+    }
+    unread_stderr(const unread_stderr&) = delete;
+    unread_stderr& operator=(const unread_stderr&) = delete;
+
+    bool ready() const { return read_end_ >= 0; }
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+    int read_end_ = -1;
+};
+
+// `request` to `socket_path`; the answer, or what came within `limit` of
+// the request being sent.
+std::string exchange_within(const std::string& socket_path, std::string_view request,
+                            std::chrono::milliseconds limit) {
+    const int fd = connect_unix(socket_path);
+    if (fd < 0) return {};
+    std::string response;
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    if (send_all(fd, request)) {
+        char chunk[4096];
+        for (;;) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) break;
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+            const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+            if (n <= 0) break;
+            response.append(chunk, static_cast<std::size_t>(n));
+        }
+    }
+    ::close(fd);
+    return response;
+}
+
+// 1,500 clients that connect, send the start of a head ("100:") and close:
+// each is worth a warning, far more than the stderr pipe holds. Logging must
+// not stall serving (issue 10): the log lines wait in a bounded queue, off
+// the serving thread, and a flood of one kind is summarised.
+void flood_with_half_heads(const std::string& socket_path) {
+    for (int i = 0; i < 1500; ++i) {
+        const int fd = connect_unix(socket_path);
+        ASSERT_GE(fd, 0) << "connection " << i;
+        ASSERT_TRUE(send_all(fd, "100:"));
+        ::close(fd);
+    }
+}
+
+// The echo with a stderr nobody reads, after the flood.
+struct flooded_echo {
+    temp_dir dir;
+    std::string socket_path = dir.file("echo.sock");
+    unread_stderr err{dir.file("stderr")};
+    echo_process echo{socket_path, err.path()};
+};
+
+TEST(EchoProcess, AStderrNobodyReadsDoesNotStallServing) {
+    flooded_echo f;
+    ASSERT_TRUE(f.err.ready());
+    ASSERT_TRUE(f.echo.wait_listening());
+    flood_with_half_heads(f.socket_path);
+    const std::string ok = exchange_within(f.socket_path, netstring_head("/echo", 2) + "ok", 5s);
+    ASSERT_GE(ok.size(), 2u) << "no answer within 5 s";
+    EXPECT_EQ(ok.substr(0, 15), "Status: 200 OK\r");
+    EXPECT_EQ(ok.substr(ok.size() - 2), "ok");
+}
+
+TEST(EchoProcess, AStderrNobodyReadsDoesNotStopItFromStopping) {
+    flooded_echo f;
+    ASSERT_TRUE(f.err.ready());
+    ASSERT_TRUE(f.echo.wait_listening());
+    flood_with_half_heads(f.socket_path);
+    ASSERT_EQ(::kill(f.echo.pid(), SIGTERM), 0);
+    // The stop waits for the log sink a bounded time (log_limits's
+    // flush_timeout, 1 s, plus 100 ms for a line stderr does not take).
+    EXPECT_EQ(f.echo.wait_exit(5s), 0);
 }
 
 }  // namespace

@@ -169,12 +169,37 @@ struct log_record {
             lines.push_back(std::string(scgi::to_string(level)) + ": " + std::string(message));
         };
     }
+    // True once a line containing `text` has arrived. The server hands its
+    // lines to the hook from its log thread, a little after the event: this
+    // waits for one for at most 5 s.
     bool contains(std::string_view text) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (!contains_now(text) && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        return contains_now(text);
+    }
+    // True if a line containing `text` has arrived already (for asserting
+    // that one did not, once the server has flushed its lines: after wait()).
+    bool contains_now(std::string_view text) {
         std::lock_guard lock(mutex);
         for (const auto& line : lines) {
             if (line.find(text) != std::string::npos) return true;
         }
         return false;
+    }
+    // How many lines contain `text`, now.
+    std::size_t count(std::string_view text) {
+        std::lock_guard lock(mutex);
+        std::size_t n = 0;
+        for (const auto& line : lines) {
+            if (line.find(text) != std::string::npos) ++n;
+        }
+        return n;
+    }
+    std::vector<std::string> all() {
+        std::lock_guard lock(mutex);
+        return lines;
     }
 };
 

@@ -89,8 +89,22 @@ struct server_options {
     bool handle_signals = true;
 
     /// Where events go: a bad request, a timeout, a handler that threw,
-    /// start and stop. Default: one line per event on stderr.
+    /// start and stop. Default: one line per event on stderr. Lines about a
+    /// connection start with `conn=<id> peer=<who>: ` (the id counts the
+    /// server's connections from 1; the peer is `address:port`, or
+    /// `unix:pid=<pid>,uid=<uid>` for a Unix socket). The hook runs on the
+    /// server's log thread, never on a serving thread (see `log_function`);
+    /// empty: no log thread, no lines.
     log_function log = log_to_stderr;
+
+    /// Lines less severe than this are neither formatted nor queued nor
+    /// counted. Default: every line (`log_level::info`).
+    scgi::log_level log_level = scgi::log_level::info;
+
+    /// The queue between the serving threads and the log thread, and the rate
+    /// limit per kind of event (defaults: 1,024 lines, 256 KiB; 10 lines per
+    /// kind per 10 s; 1 s to flush at destruction).
+    scgi::log_limits log_limits{};
 };
 
 }  // namespace scgi

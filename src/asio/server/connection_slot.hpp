@@ -3,6 +3,7 @@
 #pragma once
 
 #include "body_spool.hpp"
+#include "log_queue.hpp"
 
 #include <scgi/asio/connection.hpp>
 #include <scgi/asio/read_buffer.hpp>
@@ -24,7 +25,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
+
+#include <sys/socket.h>
 
 namespace scgi::detail {
 
@@ -125,7 +129,7 @@ struct response_state {
 // frames. Slots live as long as the server, so the sweeper can post to a
 // slot whose connection has just ended (the generation tells).
 //
-// Who touches what: `strand` and `options` are fixed; `deadline` is shared
+// Who touches what: `strand`, `options` and `logs` are fixed; `deadline` is shared
 // with the control executor (atomics); every other member is touched on
 // `strand` only: by the slot's worker coroutine, by `take` (which the accept
 // loop posts there), and by the sweeper's and the stop's handlers, posted
@@ -133,15 +137,19 @@ struct response_state {
 // slot, on the control executor, before its worker or any post exists: it
 // binds `cancel`'s slot to the worker.)
 struct connection_slot {
-    connection_slot(asio::io_context& io, const server_options& opt)
-        : strand(serial_executor(io, opt.threads)), options(opt), conn(strand), request(opt) {}
+    connection_slot(asio::io_context& io, const server_options& opt, log_queue& log_lines)
+        : strand(serial_executor(io, opt.threads)), options(opt), logs(log_lines), conn(strand), request(opt) {}
 
     const asio::any_io_executor strand;  // a strand unless the server has one thread
     const server_options& options;
+    log_queue& logs;
     deadline_watch deadline;
 
     // --- On `strand` only. ---
     connection conn;
+    // The connection's number in the server (from 1), for log lines.
+    std::uint64_t id = 0;
+    int address_family = AF_UNSPEC;  // of the connection's socket
     request_state request;
     response_state response;
     // Bound to the worker coroutine: at the stop deadline it cancels whatever
@@ -152,6 +160,25 @@ struct connection_slot {
     bool retired = false;    // the server has stopped: the worker ends
     // The worker, while it waits for its next connection.
     std::optional<resume_handler> idle;
+
+    // One log line about the connection, starting `conn=<id> peer=<who>: `;
+    // `format(log_line_builder&)` writes the rest, and runs (like the peer's
+    // look-up) only if the level filter and the rate limit let the line out.
+    template <class Format>
+    void log(log_event kind, log_level level, Format&& format) noexcept {
+        logs.post(kind, level, [&](log_line_builder& line) {
+            line << "conn=" << id << " peer=" << peer() << ": ";
+            format(line);
+        });
+    }
+
+    // The peer as log lines name it. Looked up (getpeername or SO_PEERCRED)
+    // when the first line about the connection is written, then kept: no
+    // system call for a connection nobody logs about.
+    std::string_view peer() noexcept {
+        if (peer_size_ == 0) peer_size_ = describe_peer(conn.native_handle(), address_family, peer_text_);
+        return {peer_text_.data(), peer_size_};
+    }
 
     // From any thread: runs `f` on `strand` unless the slot has moved on to
     // another connection by then.
@@ -196,6 +223,7 @@ struct connection_slot {
             retired = true;
         } else {
             conn.assign(descriptor, family, /*is_non_blocking=*/true);
+            address_family = family;
         }
         if (!idle) return;  // not waiting yet: it looks at the connection first
         resume_handler resume = std::move(*idle);
@@ -209,9 +237,14 @@ struct connection_slot {
         timed_out = false;
         cancelled = false;
         conn.close();
+        peer_size_ = 0;
         request.clear();
         response.clear();
     }
+
+private:
+    std::array<char, peer_text_bytes> peer_text_{};
+    std::size_t peer_size_ = 0;
 };
 
 // Receiving the rest of a request body (request.cpp).

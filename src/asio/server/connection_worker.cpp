@@ -110,6 +110,7 @@ asio::awaitable<void> server::impl::work(connection_slot& c) {
             co_await c.next_connection();
             continue;
         }
+        c.id = connection_ids.fetch_add(1, std::memory_order_relaxed) + 1;
         // A fresh cancellation state per connection: the stop deadline's
         // cancellation, or a handler's throw_if_cancelled(true), must not
         // carry over to the next connection on this slot.
@@ -136,7 +137,10 @@ asio::awaitable<void> server::impl::work(connection_slot& c) {
         } catch (...) {
             failure = std::current_exception();
         }
-        if (failure) detail::log_failure(options, log_level::error, "connection failed: ", failure);
+        if (failure) {
+            c.log(detail::log_event::internal_failure, log_level::error,
+                  [&](auto& line) { line << "connection failed: " << detail::describe(failure); });
+        }
         release(c);
     }
 }
@@ -147,15 +151,22 @@ asio::awaitable<void> server::impl::refuse(connection_slot& c, std::error_code e
     if (ec == error::partial_request) {
         // A connection closed before a whole head: health checks do this
         // with no byte at all, which is not worth a line.
-        if (c.request.parser.is_started()) log(log_level::warning, "peer closed mid-request: " + ec.message());
+        if (c.request.parser.is_started()) {
+            c.log(detail::log_event::peer_closed_early, log_level::warning,
+                  [&](auto& line) { line << "peer closed mid-request: " << ec; });
+        }
         co_return;
     }
     const int status = status_for(ec);
     if (status == 0) {
-        if (ec != asio::error::operation_aborted) log(log_level::warning, "reading request: " + ec.message());
+        if (ec != asio::error::operation_aborted) {
+            c.log(detail::log_event::read_failed, log_level::warning,
+                  [&](auto& line) { line << "reading request: " << ec; });
+        }
         co_return;
     }
-    log(log_level::warning, std::to_string(status) + " " + std::string(reason_phrase(status)) + ": " + ec.message());
+    c.log(ec == error::head_timeout ? detail::log_event::head_timeout : detail::log_event::bad_request,
+          log_level::warning, [&](auto& line) { line << status << " " << reason_phrase(status) << ": " << ec; });
     co_await send_plain(c, status, ec.message());
 }
 
@@ -172,8 +183,10 @@ asio::awaitable<void> server::impl::send_plain(connection_slot& c, int status, s
     std::array<asio::const_buffer, 2> buffers{asio::buffer(out), asio::const_buffer{}};
     std::error_code ec;
     if (!detail::write_all_now(c, buffers, ec)) ec = co_await detail::write_all_rest(c, buffers);
-    if (ec && ec != asio::error::operation_aborted) {
-        log(log_level::warning, "writing " + std::to_string(status) + " answer: " + ec.message());
+    // A write timeout has its own line (write_all_rest).
+    if (ec && ec != asio::error::operation_aborted && ec != error::write_timeout) {
+        c.log(detail::log_event::answer_failed, log_level::warning,
+              [&](auto& line) { line << "writing " << status << " answer: " << ec; });
     }
 }
 
@@ -205,15 +218,15 @@ asio::awaitable<void> server::impl::run_handler(connection_slot& c) {
     } catch (...) {
         failure = std::current_exception();
     }
-    const auto what = [&] {
-        return std::string(c.request.parser.head().method()) + " " + std::string(c.request.parser.head().uri());
-    };
+    const request_head& head = c.request.parser.head();
     detail::response_state& r = c.response;
     if (failure) {
         const bool cancelled_at_stop = stop_requested && c.cancelled;
-        log(cancelled_at_stop ? log_level::warning : log_level::error,
-            (cancelled_at_stop ? "handler cancelled at the stop deadline on " : "handler threw on ") + what() + ": " +
-                detail::describe(failure));
+        c.log(detail::log_event::handler_failed, cancelled_at_stop ? log_level::warning : log_level::error,
+              [&](auto& line) {
+                  line << (cancelled_at_stop ? "handler cancelled at the stop deadline on " : "handler threw on ")
+                       << head.method() << " " << head.uri() << ": " << detail::describe(failure);
+              });
         if (r.nothing_sent()) {
             co_await answer_after_handler(c, 500, "Internal Server Error");
         } else {
@@ -224,7 +237,9 @@ asio::awaitable<void> server::impl::run_handler(connection_slot& c) {
         co_return;
     }
     if (!r.head_written) {
-        log(log_level::error, "handler returned without a response on " + what());
+        c.log(detail::log_event::handler_failed, log_level::error, [&](auto& line) {
+            line << "handler returned without a response on " << head.method() << " " << head.uri();
+        });
         co_await answer_after_handler(c, 500, "Internal Server Error");
         co_return;
     }

@@ -5,12 +5,13 @@
 //   connection_worker.cpp serving one connection: head, handler, answer, drain
 //   slot_pool.*           the connection slots, deadline_sweeper.* timeouts,
 //   connection_slot.hpp   one connection's state,
+//   log_queue.*           log lines: level filter, rate limit, the log thread,
 //   ../request.cpp and ../response_writer.cpp what a handler calls.
 // Private to the server.
 #pragma once
 
 #include "deadline_sweeper.hpp"
-#include "log_line.hpp"
+#include "log_queue.hpp"
 #include "slot_pool.hpp"
 
 #include <scgi/asio/listen.hpp>
@@ -22,6 +23,8 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
+#include <exception>
 #include <optional>
 #include <string_view>
 #include <thread>
@@ -40,6 +43,8 @@ struct server::impl {
 
     handler on_request;
     server_options options;
+    // Before everything that logs, so it is destroyed after all of it.
+    detail::log_queue logs;
     asio::io_context io;
     asio::any_io_executor control;
     detail::slot_pool slots;
@@ -52,6 +57,7 @@ struct server::impl {
 
     std::atomic<std::size_t> active{0};
     std::atomic<std::size_t> accepted{0};
+    std::atomic<std::uint64_t> connection_ids{0};  // the last id given to a connection
     std::atomic<unsigned> waiting_for_slot{0};  // accept loops waiting at max_connections
     std::atomic<bool> stop_requested{false};
     std::atomic<bool> serving{false};      // accept loops and sweeper started
@@ -61,12 +67,20 @@ struct server::impl {
     std::size_t accept_loops_running = 0;  // on control: listeners not closed yet
     std::vector<std::thread> threads;
 
-    void log(log_level level, std::string_view message) const noexcept { detail::log_line(options, level, message); }
+    // A line about the server itself (never rate-limited).
+    void log(log_level level, std::string_view message) noexcept {
+        logs.post(detail::log_event::server, level, [message](detail::log_line_builder& line) { line << message; });
+    }
+    // `what` followed by what `failure` says.
+    void log_failure(detail::log_event kind, log_level level, std::string_view what,
+                     std::exception_ptr failure) noexcept {
+        logs.post(kind, level, [&](detail::log_line_builder& line) { line << what << detail::describe(failure); });
+    }
 
     // --- Lifecycle (server.cpp) ---
     endpoint add_listener(listening_socket socket);
     void start_serving();
-    void warn_if_reuse_port_loses_connections() const;
+    void warn_if_reuse_port_loses_connections();
     detail::connection_slot* acquire();
     void release(detail::connection_slot& slot) noexcept;
     void begin_stop();

@@ -17,7 +17,8 @@ namespace scgi::detail {
 // them back on their strands.
 class slot_pool {
 public:
-    slot_pool(asio::io_context& io, const server_options& options) : io_(io), options_(options) {}
+    slot_pool(asio::io_context& io, const server_options& options, log_queue& logs)
+        : io_(io), options_(options), logs_(logs) {}
 
     // A free slot, or a new one while fewer than max_connections exist
     // (`created` is then set: the caller starts its worker). Null at the limit.
@@ -38,6 +39,7 @@ public:
 private:
     asio::io_context& io_;
     const server_options& options_;
+    log_queue& logs_;
     std::mutex mutex_;
     std::vector<std::unique_ptr<connection_slot>> slots_;
     std::vector<connection_slot*> free_;
