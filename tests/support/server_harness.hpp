@@ -46,7 +46,14 @@ public:
             addr.sun_family = AF_UNIX;
             std::memcpy(addr.sun_path, where.path().c_str(), where.path().size() + 1);
             connected_ = ::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
-        } else {
+        } else if (where.host() == "::1") {
+            fd_ = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            sockaddr_in6 addr{};
+            addr.sin6_family = AF_INET6;
+            addr.sin6_port = htons(where.port());
+            addr.sin6_addr = in6addr_loopback;
+            connected_ = ::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+        } else {  // any other TCP endpoint: the server listens on 127.0.0.1
             fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
             sockaddr_in addr{};
             addr.sin_family = AF_INET;
@@ -169,12 +176,15 @@ struct log_record {
             lines.push_back(std::string(scgi::to_string(level)) + ": " + std::string(message));
         };
     }
-    bool contains(std::string_view text) {
+    bool contains(std::string_view text) { return count(text) > 0; }
+    // The number of lines holding `text`.
+    std::size_t count(std::string_view text) {
         std::lock_guard lock(mutex);
+        std::size_t n = 0;
         for (const auto& line : lines) {
-            if (line.find(text) != std::string::npos) return true;
+            if (line.find(text) != std::string::npos) ++n;
         }
-        return false;
+        return n;
     }
 };
 
