@@ -22,10 +22,10 @@ namespace scgi {
 /// length (32 or 128 bits): that one address.
 ///
 /// IPv4 prefixes and peers are compared in their IPv4-mapped IPv6 form
-/// (`::ffff:a.b.c.d`), so an IPv4 entry matches an IPv4 peer however the
+/// (<code>\::ffff:a.b.c.d</code>), so an IPv4 entry matches an IPv4 peer however the
 /// socket reports it: as an IPv4 address, or as an IPv4-mapped IPv6 address
 /// (a `[::]` listener on Linux accepts IPv4 connections that way). For the
-/// same reason an IPv6 entry that covers `::ffff:0:0/96` (`::/0`, say)
+/// same reason an IPv6 entry that covers <code>\::ffff:0:0/96</code> (<code>\::/0</code>, say)
 /// matches IPv4 peers too.
 class address_prefix {
 public:
