@@ -718,8 +718,10 @@ TEST_F(ListenUnix, ServerStopRemovesItsSocketButNotAReplacement) {
     options.handle_signals = false;
     options.log = nullptr;
     options.stop_timeout = std::chrono::milliseconds(200);
-    scgi::server server([](scgi::request&) -> asio::awaitable<scgi::response> { co_return scgi::response::text(200, ""); },
-                        options);
+    const auto answer = [](scgi::request&) -> asio::awaitable<scgi::response> {
+        co_return scgi::response::text(200, "");
+    };
+    scgi::server server(answer, options);
     server.listen(endpoint::unix_socket(ours));
     server.listen(endpoint::unix_socket(replaced));
     server.start();

@@ -39,10 +39,10 @@ bool is_transient_accept_error(std::error_code ec) noexcept {
 // wants it: accept4 fills it in the same call, at no extra cost.
 int accept_pending(listening_socket::acceptor_type& acceptor, const detail::peer_gate& gate,
                    sockaddr_storage& peer, socklen_t& peer_length) noexcept {
-    if (!gate.wants_address()) return ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    constexpr int flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+    if (!gate.wants_address()) return ::accept4(acceptor.native_handle(), nullptr, nullptr, flags);
     peer_length = sizeof peer;
-    return ::accept4(acceptor.native_handle(), reinterpret_cast<sockaddr*>(&peer), &peer_length,
-                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    return ::accept4(acceptor.native_handle(), reinterpret_cast<sockaddr*>(&peer), &peer_length, flags);
 }
 
 // False for a peer server_options::peers refuses: it is closed here, before
