@@ -143,8 +143,9 @@ void peer_gate::line_for(const refusal_log::verdict& v, const std::string& who, 
                 " peers refused in the interval, the others are summed in this line";
     }
     if (v.unlogged > 0) {
-        line += "; " + std::to_string(v.unlogged) + (v.untracked ? " from them" : " more from it") +
-                " refused unlogged since its last line";
+        line += "; " + std::to_string(v.unlogged) +
+                (v.untracked ? " more from them refused unlogged since the last such line"
+                             : " more from it refused unlogged since its last line");
     }
     log_line(options_, log_level::warning, line);
 }
