@@ -130,7 +130,8 @@ struct command_line {
 
 constexpr const char* usage =
     "usage: echo [--threads N] [--reuse-port] [--socket-mode OCTAL] [--socket-group GROUP]\n"
-    "            [--full-duplex] [--nginx-unbuffered] ENDPOINT | --socket-activation\n"
+    "            [--full-duplex] [--nginx-unbuffered] [--allow-peer CIDR]... [--allow-uid UID]...\n"
+    "            [--allow-gid GID]... ENDPOINT | --socket-activation\n"
     "The reference SCGI backend: .../echo streams the body back, .../env lists the\n"
     "headers received, .../stream?n=BYTES sends BYTES of a pattern, .../file?path=FILE\n"
     "or ?uri=URI hands a file to the front end (X-Sendfile, X-Accel-Redirect).\n"
@@ -142,7 +143,13 @@ constexpr const char* usage =
     "  --full-duplex   answer while the body still arrives (unsafe behind nginx and Apache)\n"
     "  --nginx-unbuffered  take the body length from HTTP_CONTENT_LENGTH when CONTENT_LENGTH\n"
     "                  differs (nginx with scgi_request_buffering off)\n"
-    "  --socket-activation  serve the sockets systemd passes (LISTEN_FDS), no ENDPOINT\n";
+    "  --socket-activation  serve the sockets systemd passes (LISTEN_FDS), no ENDPOINT\n"
+    "  --allow-peer CIDR  serve only TCP peers in these prefixes (127.0.0.1, 10.0.0.0/8, ::1,\n"
+    "                  fd00::/8; repeatable); others are closed unanswered, logged once a minute\n"
+    "  --allow-uid UID  serve only Unix-socket peers running as these users (numeric, repeatable)\n"
+    "  --allow-gid GID  ... or in these effective groups (numeric, repeatable)\n"
+    "                  Default: every peer; the socket's mode and group, or a 127.0.0.1 bind,\n"
+    "                  keep others out\n";
 
 // Throws std::invalid_argument with a message for anything it cannot use.
 command_line parse(int argc, char** argv) {
@@ -156,6 +163,14 @@ command_line parse(int argc, char** argv) {
         const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n, base);
         if (ec != std::errc{} || end != text.data() + text.size()) {
             throw std::invalid_argument(std::string(what) + " is not a number: " + std::string(text));
+        }
+        return n;
+    };
+    // A user or group id: decimal, and not (uid_t)-1, which means "none".
+    const auto id = [&](std::string_view text, std::string_view what) {
+        const unsigned long n = number(text, 10, what);
+        if (n >= static_cast<unsigned long>(static_cast<uid_t>(-1))) {
+            throw std::invalid_argument(std::string(what) + " is out of range: " + std::string(text));
         }
         return n;
     };
@@ -179,6 +194,15 @@ command_line parse(int argc, char** argv) {
             line.options.receive_body_before_response = false;
         } else if (arg == "--nginx-unbuffered") {
             line.options.parser.body_length_from_http_content_length = true;
+        } else if (arg == "--allow-peer") {
+            const std::string_view text = value(i);
+            std::error_code ec;
+            line.options.peers.allowed_addresses.push_back(scgi::address_prefix::parse(text, ec));
+            if (ec) throw std::invalid_argument("--allow-peer " + std::string(text) + ": " + ec.message());
+        } else if (arg == "--allow-uid") {
+            line.options.peers.allowed_uids.push_back(static_cast<uid_t>(id(value(i), "--allow-uid")));
+        } else if (arg == "--allow-gid") {
+            line.options.peers.allowed_gids.push_back(static_cast<gid_t>(id(value(i), "--allow-gid")));
         } else if (arg == "--socket-activation") {
             line.socket_activation = true;
         } else if (arg.starts_with("-") || !line.endpoint.empty()) {

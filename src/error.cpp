@@ -128,6 +128,12 @@ const char* describe(error e) noexcept {
     case error::spool_limit_exceeded:
         return "request body is larger than the server may hold while the response waits for it "
                "(spool_options::max_bytes)";
+    case error::address_prefix_invalid:
+        return "address prefix is not a numeric IPv4 or IPv6 address with an optional /LENGTH";
+    case error::address_prefix_length_invalid:
+        return "address prefix length is not a decimal number from 0 to 32 (IPv4) or 128 (IPv6)";
+    case error::address_prefix_host_bits_set:
+        return "address prefix has bits set past its length (write the network, e.g. 10.0.0.0/8)";
     }
     return "unknown scgi error";
 }
@@ -166,6 +172,9 @@ public:
         case error::unix_path_not_socket:
         case error::socket_activation_invalid:
         case error::unix_socket_group_unknown:
+        case error::address_prefix_invalid:
+        case error::address_prefix_length_invalid:
+        case error::address_prefix_host_bits_set:
             return condition::invalid_argument;
         case error::head_timeout:
         case error::body_timeout:

@@ -163,6 +163,17 @@ enum class error {
     response_head_timeout,
     /// No response body bytes arrived within `client_options::body_timeout`.
     response_body_timeout,
+
+    // --- peer filters (Asio layer, caller's input) -------------------------------
+    /// An address prefix (`peer_filter`) is not an IPv4 or IPv6 address in
+    /// numeric form, optionally followed by `/LENGTH`.
+    address_prefix_invalid,
+    /// The `/LENGTH` of an address prefix is not a decimal number from 0 to
+    /// 32 (IPv4) or 0 to 128 (IPv6).
+    address_prefix_length_invalid,
+    /// An address prefix has bits set past its length (`10.0.0.1/8`): what
+    /// was meant, the network or the one address, is ambiguous.
+    address_prefix_host_bits_set,
 };
 
 /// Coarse groups of `error` values, for callers that branch on the kind of

@@ -1,6 +1,7 @@
 #include <scgi/asio/listen.hpp>
 
 #include <scgi/asio/endpoint.hpp>
+#include <scgi/asio/server.hpp>
 #include <scgi/error.hpp>
 
 #include <asio/io_context.hpp>
@@ -620,6 +621,116 @@ TEST_F(ListenUnix, DirectoryAndSymlinkAreNotSockets) {
     EXPECT_EQ(ec, scgi::error::unix_path_not_socket);
     EXPECT_TRUE(S_ISLNK(lstat_of(link).st_mode));
     EXPECT_TRUE(is_socket_file(target));
+}
+
+// The mode is applied after bind with chmod, so a restrictive umask (0077,
+// as services often run with) does not take the group's access away, nor
+// does a permissive one (0) widen 0600.
+TEST_F(ListenUnix, UmaskDoesNotChangeTheMode) {
+    struct restore_umask {
+        mode_t saved;
+        ~restore_umask() { ::umask(saved); }
+    };
+    for (const mode_t mask : {mode_t{0077}, mode_t{0}}) {
+        const restore_umask restore{::umask(mask)};
+        for (const mode_t mode : {mode_t{0660}, mode_t{0600}}) {
+            const std::string path = dir / ("umask-" + std::to_string(mask) + "-" + std::to_string(mode) + ".sock");
+            scgi::listen_options opt;
+            opt.unix_socket_mode = mode;
+            std::error_code ec;
+            scgi::listening_socket listener = scgi::listen(ex, endpoint::unix_socket(path), opt, ec);
+            ASSERT_FALSE(ec) << ec.message();
+            EXPECT_EQ(lstat_of(path).st_mode & 07777, mode) << "umask " << mask;
+        }
+        EXPECT_EQ(scgi::listen_options().unix_socket_mode, 0660u);  // the documented default
+    }
+}
+
+// Nothing that is not a socket is followed, replaced or removed: a dangling
+// symlink (binding through it would create a socket where it points), a
+// symlink to a socket someone serves, a FIFO.
+TEST_F(ListenUnix, DanglingSymlinkSymlinkToALiveSocketAndFifoAreNotSockets) {
+    std::error_code ec;
+    const std::string dangling = dir / "dangling.sock";
+    const std::string nowhere = dir / "nowhere.sock";
+    ASSERT_EQ(::symlink(nowhere.c_str(), dangling.c_str()), 0);
+    (void)scgi::listen(ex, endpoint::unix_socket(dangling), {}, ec);
+    EXPECT_EQ(ec, scgi::error::unix_path_not_socket);
+    EXPECT_TRUE(S_ISLNK(lstat_of(dangling).st_mode));
+    EXPECT_FALSE(exists(nowhere)) << "a socket was created at the symlink's target";
+
+    const std::string live = dir / "live-target.sock";
+    unique_fd server = raw_unix_socket(live, SOCK_STREAM, true);
+    const std::string link = dir / "link-to-live.sock";
+    ASSERT_EQ(::symlink(live.c_str(), link.c_str()), 0);
+    (void)scgi::listen(ex, endpoint::unix_socket(link), {}, ec);
+    EXPECT_EQ(ec, scgi::error::unix_path_not_socket);
+    EXPECT_TRUE(S_ISLNK(lstat_of(link).st_mode));
+    EXPECT_TRUE(is_socket_file(live));
+
+    const std::string fifo = dir / "fifo.sock";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    (void)scgi::listen(ex, endpoint::unix_socket(fifo), {}, ec);
+    EXPECT_EQ(ec, scgi::error::unix_path_not_socket);
+    EXPECT_TRUE(S_ISFIFO(lstat_of(fifo).st_mode));
+}
+
+// Whatever took the socket file's place while the server ran, removing "its"
+// file on the way out leaves it alone: a directory, a symlink (dangling, or
+// to the very socket, renamed), a FIFO, a regular file.
+TEST_F(ListenUnix, RemoveSocketFileLeavesWhateverReplacedIt) {
+    const auto replace_and_remove = [&](const std::string& name, auto&& replace) {
+        const std::string path = dir / name;
+        std::error_code ec;
+        scgi::listening_socket listener = scgi::listen(ex, endpoint::unix_socket(path), {}, ec);
+        ASSERT_FALSE(ec) << ec.message();
+        const std::string moved = path + ".moved";
+        ASSERT_EQ(::rename(path.c_str(), moved.c_str()), 0);
+        replace(path, moved);
+        const struct ::stat before = lstat_of(path);
+        ASSERT_NE(before.st_mode, 0u) << name;
+        listener.remove_socket_file();
+        const struct ::stat after = lstat_of(path);
+        EXPECT_EQ(after.st_mode, before.st_mode) << name;
+        EXPECT_EQ(after.st_ino, before.st_ino) << name;
+        EXPECT_TRUE(is_socket_file(moved)) << name << ": the renamed socket itself";
+    };
+    replace_and_remove("dir.sock", [](const std::string& path, const std::string&) {
+        ASSERT_EQ(::mkdir(path.c_str(), 0700), 0);
+    });
+    replace_and_remove("link-to-self.sock", [](const std::string& path, const std::string& moved) {
+        ASSERT_EQ(::symlink(moved.c_str(), path.c_str()), 0);
+    });
+    replace_and_remove("dangling.sock", [&](const std::string& path, const std::string&) {
+        ASSERT_EQ(::symlink((dir / "nowhere").c_str(), path.c_str()), 0);
+    });
+    replace_and_remove("fifo.sock", [](const std::string& path, const std::string&) {
+        ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+    });
+    replace_and_remove("file.sock", [](const std::string& path, const std::string&) { write_file(path, "data"); });
+}
+
+// The same through a server's stop, which removes its socket files.
+TEST_F(ListenUnix, ServerStopRemovesItsSocketButNotAReplacement) {
+    const std::string ours = dir / "server.sock";
+    const std::string replaced = dir / "replaced-by-file.sock";
+    scgi::server_options options;
+    options.handle_signals = false;
+    options.log = nullptr;
+    options.stop_timeout = std::chrono::milliseconds(200);
+    const auto answer = [](scgi::request&) -> asio::awaitable<scgi::response> {
+        co_return scgi::response::text(200, "");
+    };
+    scgi::server server(answer, options);
+    server.listen(endpoint::unix_socket(ours));
+    server.listen(endpoint::unix_socket(replaced));
+    server.start();
+    ASSERT_EQ(::unlink(replaced.c_str()), 0);
+    write_file(replaced, "precious");
+    server.stop();
+    server.wait();
+    EXPECT_FALSE(exists(ours));
+    EXPECT_EQ(read_file(replaced), "precious");
 }
 
 TEST_F(ListenUnix, MissingDirectory) {

@@ -5,6 +5,7 @@ that is down, buffering both ways, `scgi_request_buffering off`, and the
 lines users leave out (`include scgi_params;`, `client_max_body_size`)."""
 
 import os
+import pwd
 import unittest
 
 import harness
@@ -80,6 +81,40 @@ class NginxDeployment(DeploymentChecks, unittest.TestCase):
         whatever scgi_buffering says."""
         self.check_buffering("x-accel-buffering-no", ["nginx-tcp"], False, True,
                              extra_head=b"X-Accel-Buffering: no\r\n")
+
+    def check_peer_filter(self, transport, admitting, refusing, refused_line):
+        """One nginx in front of echo: first an echo whose peer filter
+        (`admitting`) lets nginx in (served), then, on the same socket, one
+        whose filter (`refusing`) does not: the connection is closed without
+        an answer, nginx answers 502 twice, and echo logs one line for both."""
+        where = ("tcp", self.backend_port) if transport == "tcp" else ("unix", self.socket_path)
+        fe = self.start_frontend(["nginx-%s" % transport])
+        admitted = self.start_echo(where, name="echo-admits", extra=admitting)
+        r = self.get(fe, "/app/echo", data=b"hello")
+        self.assertEqual((r.status, r.body), (200, b"hello"), repr(r))
+        admitted.stop()
+        self.start_echo(where, name="echo-refuses", extra=refusing)
+        statuses = [self.get(fe, "/app/echo", data=b"hello").status for _ in range(2)]
+        self.assertEqual(statuses, [502, 502])
+        log = read_text(self.box.path("echo-refuses.log"))
+        refusals = [l for l in log.splitlines() if "refused a connection" in l]
+        record("nginx-peer-filter-%s.txt" % transport, "nginx statuses %r\necho's log:\n%s" % (statuses, log))
+        self.assertEqual(len(refusals), 1, log)
+        self.assertIn(refused_line, refusals[0])
+        self.assertNotIn("refused", read_text(self.box.path("echo-admits.log")))
+
+    def test_peer_filter_tcp(self):
+        """`echo --allow-peer`: nginx at 127.0.0.1 is served when listed,
+        refused (502, one log line) when only 10.0.0.0/8 is."""
+        self.check_peer_filter("tcp", ["--allow-peer", "10.0.0.0/8", "--allow-peer", "127.0.0.1"],
+                               ["--allow-peer", "10.0.0.0/8"], "refused a connection from 127.0.0.1 on")
+
+    def test_peer_filter_unix_uid(self):
+        """`echo --allow-uid`: nginx's workers (www-data as root, else this
+        user) are served when their uid is listed, refused when another is."""
+        workers = pwd.getpwnam(harness.WEB_USER).pw_uid if harness.IS_ROOT else os.geteuid()
+        self.check_peer_filter("unix", ["--allow-uid", str(workers)], ["--allow-uid", str(workers + 4242)],
+                               "refused a connection from uid %d " % workers)
 
     def test_without_include_scgi_params(self):
         """Without `include scgi_params;` nginx sends CONTENT_LENGTH and the

@@ -46,7 +46,14 @@ public:
             addr.sun_family = AF_UNIX;
             std::memcpy(addr.sun_path, where.path().c_str(), where.path().size() + 1);
             connected_ = ::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
-        } else {
+        } else if (where.host() == "::1") {
+            fd_ = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            sockaddr_in6 addr{};
+            addr.sin6_family = AF_INET6;
+            addr.sin6_port = htons(where.port());
+            addr.sin6_addr = in6addr_loopback;
+            connected_ = ::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+        } else {  // any other TCP endpoint: the server listens on 127.0.0.1
             fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
             sockaddr_in addr{};
             addr.sin_family = AF_INET;
@@ -346,6 +353,13 @@ struct running_server {
         server = std::make_unique<scgi::server>(std::move(h), std::move(options));
     }
     ~running_server() {
+        server->stop();
+        server->wait();
+    }
+    // Stops the server and waits for it, so that every line it logged has
+    // reached `log` (the log thread hands them over a little after the
+    // event): for asserting exact counts, or that a line never came.
+    void stop_and_wait() {
         server->stop();
         server->wait();
     }

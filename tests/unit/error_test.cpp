@@ -8,7 +8,7 @@
 namespace {
 
 constexpr int first_error = static_cast<int>(scgi::error::need_more);
-constexpr int last_error = static_cast<int>(scgi::error::response_body_timeout);
+constexpr int last_error = static_cast<int>(scgi::error::address_prefix_host_bits_set);
 
 TEST(Error, CategoryIsNamedScgi) {
     EXPECT_STREQ(scgi::error_category().name(), "scgi");
@@ -66,7 +66,8 @@ TEST(Error, ConditionsGroupValues) {
                                  e == error::invalid_header_name ||
                                  e == error::invalid_header_value || e == error::invalid_status ||
                                  (e >= error::endpoint_empty && e <= error::socket_activation_invalid) ||
-                                 e == error::unix_socket_group_unknown;
+                                 e == error::unix_socket_group_unknown ||
+                                 (e >= error::address_prefix_invalid && e <= error::address_prefix_host_bits_set);
         const bool is_timeout = (e >= error::head_timeout && e <= error::connect_timeout) ||
                                 e == error::response_head_timeout || e == error::response_body_timeout;
         const bool is_need_more = e == error::need_more;

@@ -4,6 +4,7 @@
 
 #include <scgi/asio/listen.hpp>
 #include <scgi/asio/log.hpp>
+#include <scgi/asio/peer_filter.hpp>
 #include <scgi/asio/read_buffer.hpp>
 #include <scgi/asio/spool_options.hpp>
 #include <scgi/parser_options.hpp>
@@ -79,6 +80,13 @@ struct server_options {
 
     /// Backlog, SO_REUSEPORT, TCP_DEFER_ACCEPT and the Unix socket file's mode.
     listen_options listen{};
+
+    /// Which peers are served: TCP peers by address, Unix-socket peers by
+    /// user or group; the others are closed unanswered and logged once per
+    /// peer and interval. Default: every peer, because the socket file's
+    /// mode and group, or binding TCP to 127.0.0.1, are what keeps others
+    /// out (see `peer_filter`).
+    peer_filter peers{};
 
     /// SIGINT and SIGTERM stop the server gracefully. They are caught from the
     /// server's construction on (a signal before `run()` is held until it

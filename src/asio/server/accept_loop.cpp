@@ -1,4 +1,5 @@
 // Accepting connections and handing them to slots.
+#include "peer_gate.hpp"
 #include "server_impl.hpp"
 
 #include <asio/dispatch.hpp>
@@ -34,9 +35,22 @@ bool is_transient_accept_error(std::error_code ec) noexcept {
 
 // A connection from the listener's queue, non-blocking and not inherited by
 // programs a handler starts (Asio's own accept sets neither flag); -1 with
-// errno set if none.
-int accept_pending(listening_socket::acceptor_type& acceptor) noexcept {
-    return ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+// errno set if none. The peer's address is stored only if the peer filter
+// wants it: accept4 fills it in the same call, at no extra cost.
+int accept_pending(listening_socket::acceptor_type& acceptor, const detail::peer_gate& gate,
+                   sockaddr_storage& peer, socklen_t& peer_length) noexcept {
+    constexpr int flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+    if (!gate.wants_address()) return ::accept4(acceptor.native_handle(), nullptr, nullptr, flags);
+    peer_length = sizeof peer;
+    return ::accept4(acceptor.native_handle(), reinterpret_cast<sockaddr*>(&peer), &peer_length, flags);
+}
+
+// False for a peer server_options::peers refuses: it is closed here, before
+// any byte is read or written (the gate has logged it).
+bool admitted(detail::peer_gate& gate, int fd, const sockaddr_storage& peer, socklen_t peer_length) noexcept {
+    if (!gate.active() || gate.admit(fd, peer, peer_length)) return true;
+    ::close(fd);
+    return false;
 }
 
 }  // namespace
@@ -60,9 +74,12 @@ asio::awaitable<void> server::impl::accept_loop(listening_socket& listener) {
         co_return;
     }
     const int family = local.data()->sa_family;
+    detail::peer_gate gate(options, logs, family, listener.endpoint().to_string());
+    sockaddr_storage peer{};
+    socklen_t peer_length = 0;
     std::optional<asio::steady_timer> backoff;
     while (!stop_requested) {
-        const int fd = accept_pending(acceptor);
+        const int fd = accept_pending(acceptor, gate, peer, peer_length);
         if (fd < 0) {
             const std::error_code ec(errno, std::system_category());
             if (ec == std::errc::operation_would_block || ec == std::errc::resource_unavailable_try_again) {
@@ -81,6 +98,7 @@ asio::awaitable<void> server::impl::accept_loop(listening_socket& listener) {
             co_await backoff->async_wait(detail::use_tuple);
             continue;
         }
+        if (!admitted(gate, fd, peer, peer_length)) continue;
         if (!hand_over_now(fd, family)) {
             const bool served = co_await hand_over_when_free(fd, family);
             if (!served) break;
@@ -89,8 +107,9 @@ asio::awaitable<void> server::impl::accept_loop(listening_socket& listener) {
     // Stopping: what is queued already, at most a backlog's worth (a shared
     // port keeps receiving until the close).
     for (int queued = 0; queued < options.listen.backlog && !stop_deadline_passed; ++queued) {
-        const int fd = accept_pending(acceptor);
+        const int fd = accept_pending(acceptor, gate, peer, peer_length);
         if (fd < 0) break;
+        if (!admitted(gate, fd, peer, peer_length)) continue;
         if (!hand_over_now(fd, family)) {
             const bool served = co_await hand_over_when_free(fd, family);
             if (!served) break;

@@ -2,6 +2,7 @@
 //   server.cpp            lifecycle: start, stop, the stop deadline, threads
 //   accept_loop.cpp       accepting connections (and the EMFILE back-off),
 //                         handing them to slots
+//   peer_gate.*           which accepted peers are served (options.peers)
 //   connection_worker.cpp serving one connection: head, handler, answer, drain
 //   slot_pool.*           the connection slots, deadline_sweeper.* timeouts,
 //   connection_slot.hpp   one connection's state,
