@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <string>
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -39,6 +40,20 @@ int accept_pending(listening_socket::acceptor_type& acceptor) noexcept {
     return ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }
 
+// A run of failed accepts the loop backs off from (EMFILE and the like).
+struct accept_backoff {
+    unsigned long retries = 0;  // 0: accepting works
+    std::chrono::steady_clock::time_point since;
+
+    // "1.3 s (13 retries)", for the line that says accepting works again.
+    std::string describe() const {
+        using std::chrono::milliseconds;
+        const auto lasted = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - since);
+        return std::to_string(lasted.count() / 1000) + "." + std::to_string(lasted.count() % 1000 / 100) + " s (" +
+               std::to_string(retries) + (retries == 1 ? " retry)" : " retries)");
+    }
+};
+
 }  // namespace
 
 // Accepts first and waits for readiness only when nothing is pending: under
@@ -61,10 +76,16 @@ asio::awaitable<void> server::impl::accept_loop(listening_socket& listener) {
     }
     const int family = local.data()->sa_family;
     std::optional<asio::steady_timer> backoff;
+    accept_backoff throttled;
     while (!stop_requested) {
         const int fd = accept_pending(acceptor);
+        const std::error_code ec(fd < 0 ? errno : 0, std::system_category());
+        if (throttled.retries != 0 && (fd >= 0 || ec == std::errc::operation_would_block)) {
+            log(log_level::info, "accept on " + listener.endpoint().to_string() + " works again after " +
+                                     throttled.describe());
+            throttled = {};
+        }
         if (fd < 0) {
-            const std::error_code ec(errno, std::system_category());
             if (ec == std::errc::operation_would_block || ec == std::errc::resource_unavailable_try_again) {
                 auto [wait_error] = co_await acceptor.async_wait(asio::socket_base::wait_read, detail::use_tuple);
                 if (wait_error) break;  // cancelled by stop()
@@ -73,9 +94,13 @@ asio::awaitable<void> server::impl::accept_loop(listening_socket& listener) {
             if (is_transient_accept_error(ec)) continue;
             if (stop_requested || ec == std::errc::bad_file_descriptor) break;
             // EMFILE and the like: the pending connection stays in the
-            // backlog, so retrying at once would spin. Back off.
-            log(log_level::error, "accept on " + listener.endpoint().to_string() + ": " + ec.message() +
-                                      "; retrying in 100 ms");
+            // backlog, so retrying at once would spin. Back off, and say so
+            // once, not ten times a second for as long as it lasts.
+            if (throttled.retries++ == 0) {
+                throttled.since = std::chrono::steady_clock::now();
+                log(log_level::error, "accept on " + listener.endpoint().to_string() + ": " + ec.message() +
+                                          "; retrying every 100 ms, logged again once it works");
+            }
             if (!backoff) backoff.emplace(control);
             backoff->expires_after(std::chrono::milliseconds(100));
             co_await backoff->async_wait(detail::use_tuple);
