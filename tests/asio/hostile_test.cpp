@@ -381,9 +381,9 @@ TEST_P(Hostile, FiveThousandConnectionsAtOnce) {
     scgi::server_options options = short_timeouts();
     options.max_connections = max_connections;
     options.listen.backlog = 1024;  // fewer than the crowd: the kernel's overflow is part of the test
-    // Long enough for connections queued behind the crowd (the head timeout
-    // runs from the accept, but a queued TCP client may have written its
-    // request a while ago; that is fine).
+    // The clients' one poll loop over 5,000 sockets may come to a
+    // connection's first send late (under sanitizers): that is not the slow
+    // client this case is about.
     options.head_timeout = 5s;
     std::atomic<std::size_t> in_handlers{0};
     std::atomic<std::size_t> most_in_handlers{0};
@@ -503,10 +503,10 @@ TEST_P(Hostile, FiveThousandConnectionsAtOnce) {
         }
         ::close(c.fd);
     }
-    std::string failure_text;
+    std::string failure_text = failures.empty() ? " none" : "";
     for (const auto& [error, count] : failures) failure_text += " " + std::string(std::strerror(error)) + " x" +
                                                                  std::to_string(count);
-    std::printf("[ figures  ] %s: %d answered, %d refused by the kernel:%s; %zu in handlers at most\n",
+    std::printf("[ figures  ] %s: %d answered, %d failed in the kernel:%s; %zu in handlers at most\n",
                 GetParam() ? "unix" : "tcp", answered, clients - answered - wrong - unfinished, failure_text.c_str(),
                 most_in_handlers.load());
     EXPECT_EQ(wrong, 0) << "answers that do not match their request";
@@ -564,6 +564,8 @@ TEST_P(Hostile, ClientReadingOneBytePerIntervalIsDroppedAtTheWriteTimeout) {
 
 // --- resets and disconnects ---------------------------------------------------------
 
+// Resets before any byte (probes, health checks that close abortively) are
+// not logged, like closes before any byte; resets mid-head are.
 TEST_P(Hostile, FloodOfConnectThenReset) {
     start();
     for (int i = 0; i < 500; ++i) {
@@ -571,6 +573,8 @@ TEST_P(Hostile, FloodOfConnectThenReset) {
         ASSERT_TRUE(p.connected()) << i;
         reset(p);
     }
+    expect_still_serving();
+    EXPECT_FALSE(s().log.contains("reading request")) << "a reset before any byte was logged";
     // And some that reset after half a head.
     for (int i = 0; i < 100; ++i) {
         peer p(where());
@@ -578,6 +582,8 @@ TEST_P(Hostile, FloodOfConnectThenReset) {
         reset(p);
     }
     expect_still_serving();
+    std::lock_guard lock(s().log.mutex);
+    std::printf("[ figures  ] %s: 600 resets, %zu log lines\n", GetParam() ? "unix" : "tcp", s().log.lines.size());
 }
 
 enum class stage { head, body, response };
@@ -700,7 +706,7 @@ TEST_P(Hostile, DescriptorExhaustionIsLoggedOnceAndRecovers) {
     const std::string stderr_path = dir.file("stderr");
     echo_process echo(GetParam() ? "unix:" + dir.file("echo.sock") : "127.0.0.1:0", stderr_path, 16);
     ASSERT_TRUE(echo.wait_listening());
-    const scgi::endpoint at = scgi::endpoint::parse(echo.listening_on());
+    const scgi::endpoint echo_at = scgi::endpoint::parse(echo.listening_on());
     const auto log_text = [&] {
         std::ifstream err(stderr_path);
         return std::string((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
@@ -712,7 +718,7 @@ TEST_P(Hostile, DescriptorExhaustionIsLoggedOnceAndRecovers) {
     };
     std::vector<std::unique_ptr<peer>> idle;
     for (int i = 0; i < 30; ++i) {
-        idle.push_back(std::make_unique<peer>(at));
+        idle.push_back(std::make_unique<peer>(echo_at));
         ASSERT_TRUE(idle.back()->connected()) << i;
         ASSERT_TRUE(idle.back()->send("100:"));  // a head that never completes
     }
@@ -723,7 +729,7 @@ TEST_P(Hostile, DescriptorExhaustionIsLoggedOnceAndRecovers) {
     EXPECT_EQ(count(log_text(), "Too many open files"), 1) << log_text();
     EXPECT_EQ(count(log_text(), "works again"), 0) << log_text();
     idle.clear();
-    const std::string response = round_trip(at, post("/echo", "again"));
+    const std::string response = round_trip(echo_at, post("/echo", "again"));
     EXPECT_EQ(body_of(response), "again") << response;
     const std::string text = log_text();
     EXPECT_EQ(count(text, "Too many open files"), 1) << text;

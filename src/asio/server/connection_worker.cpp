@@ -152,7 +152,11 @@ asio::awaitable<void> server::impl::refuse(connection_slot& c, std::error_code e
     }
     const int status = status_for(ec);
     if (status == 0) {
-        if (ec != asio::error::operation_aborted) log(log_level::warning, "reading request: " + ec.message());
+        // A reset before any byte is a probe or health check that closes
+        // abortively: no more worth a line than a close without a byte (and
+        // a flood of them would flood the log).
+        const bool probe = ec == asio::error::connection_reset && !c.request.parser.is_started();
+        if (ec != asio::error::operation_aborted && !probe) log(log_level::warning, "reading request: " + ec.message());
         co_return;
     }
     log(log_level::warning, std::to_string(status) + " " + std::string(reason_phrase(status)) + ": " + ec.message());
