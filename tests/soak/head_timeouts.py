@@ -176,7 +176,8 @@ def main():
         grouped.setdefault((transport, case), []).append((seconds, how, answer))
     order = list(CASES)
     for (transport, case), rows in sorted(grouped.items(), key=lambda kv: (kv[0][0], order.index(kv[0][1]))):
-        times = "–".join(f"{t:.2f}" for t in sorted({round(r[0], 2) for r in rows}))
+        low, high = min(r[0] for r in rows), max(r[0] for r in rows)
+        times = f"{low:.2f}" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}–{high:.2f}"
         hows = ", ".join(sorted({r[1] for r in rows}))
         answers = ", ".join(sorted({r[2] for r in rows}))
         print(f"| {transport} | {case} | {times} | {hows} | {answers} |")

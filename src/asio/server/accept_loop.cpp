@@ -40,15 +40,33 @@ int accept_pending(listening_socket::acceptor_type& acceptor) noexcept {
     return ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }
 
-// A run of failed accepts the loop backs off from (EMFILE and the like).
+// A run of failed accepts the loop backs off from (EMFILE and the like),
+// logged as one episode: a line when it starts, a line once accepting has
+// worked for `quiet` since the last failure. A server at its descriptor
+// limit under load fails again right after each success; those failures
+// belong to the same episode, not to a line pair each.
 struct accept_backoff {
-    unsigned long retries = 0;  // 0: accepting works
-    std::chrono::steady_clock::time_point since;
+    using clock = std::chrono::steady_clock;
+    static constexpr std::chrono::seconds quiet{1};
 
-    // "1.3 s (13 retries)", for the line that says accepting works again.
+    unsigned long retries = 0;  // failed accepts in this episode; 0: no episode
+    clock::time_point since;
+    clock::time_point last_failure;
+
+    // Counts a failure; true if it starts an episode.
+    bool failed(clock::time_point now) noexcept {
+        if (retries++ == 0) since = now;
+        last_failure = now;
+        return retries == 1;
+    }
+
+    // True if an episode is over: accepting has worked for `quiet`.
+    bool recovered(clock::time_point now) const noexcept { return retries != 0 && now - last_failure >= quiet; }
+
+    // "1.3 s (13 retries)": from the first failure to the last.
     std::string describe() const {
         using std::chrono::milliseconds;
-        const auto lasted = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - since);
+        const auto lasted = std::chrono::duration_cast<milliseconds>(last_failure - since);
         return std::to_string(lasted.count() / 1000) + "." + std::to_string(lasted.count() % 1000 / 100) + " s (" +
                std::to_string(retries) + (retries == 1 ? " retry)" : " retries)");
     }
@@ -80,8 +98,9 @@ asio::awaitable<void> server::impl::accept_loop(listening_socket& listener) {
     while (!stop_requested) {
         const int fd = accept_pending(acceptor);
         const std::error_code ec(fd < 0 ? errno : 0, std::system_category());
-        if (throttled.retries != 0 && (fd >= 0 || ec == std::errc::operation_would_block)) {
-            log(log_level::info, "accept on " + listener.endpoint().to_string() + " works again after " +
+        if ((fd >= 0 || ec == std::errc::operation_would_block) &&
+            throttled.recovered(std::chrono::steady_clock::now())) {
+            log(log_level::info, "accept on " + listener.endpoint().to_string() + " works again; it failed for " +
                                      throttled.describe());
             throttled = {};
         }
@@ -96,10 +115,9 @@ asio::awaitable<void> server::impl::accept_loop(listening_socket& listener) {
             // EMFILE and the like: the pending connection stays in the
             // backlog, so retrying at once would spin. Back off, and say so
             // once, not ten times a second for as long as it lasts.
-            if (throttled.retries++ == 0) {
-                throttled.since = std::chrono::steady_clock::now();
+            if (throttled.failed(std::chrono::steady_clock::now())) {
                 log(log_level::error, "accept on " + listener.endpoint().to_string() + ": " + ec.message() +
-                                          "; retrying every 100 ms, logged again once it works");
+                                          "; retrying every 100 ms, logged again once it has worked for 1 s");
             }
             if (!backoff) backoff.emplace(control);
             backoff->expires_after(std::chrono::milliseconds(100));
