@@ -751,6 +751,12 @@ TEST_P(Hostile, DescriptorExhaustionIsLoggedOnceAndRecovers) {
     EXPECT_EQ(count(text, "Too many open files"), 1) << text;
     EXPECT_EQ(count(text, "works again"), 1) << text;
     EXPECT_NE(text.find("retries)"), std::string::npos) << text;
+    for (const std::string_view line : {"Too many open files", "works again"}) {
+        const auto at = text.find(line);
+        if (at == std::string::npos) continue;
+        const auto begin = text.rfind('\n', at) + 1;  // npos + 1 == 0 on the first line
+        std::printf("[ figures  ] %s\n", text.substr(begin, text.find('\n', at) - begin).c_str());
+    }
 #endif
 }
 
