@@ -6,6 +6,7 @@
 
 #include <asio/write.hpp>
 
+#include <charconv>
 #include <stdexcept>
 #include <string>
 
@@ -58,15 +59,45 @@ std::string& begin_head(detail::response_state& r) {
     return r.out;
 }
 
+// The Content-Length `head` declares; no limit without one (or with one that
+// is not a number: the front end cannot use it either).
+std::uint64_t declared_length(const response_head& head) noexcept {
+    const auto value = head.find("Content-Length");
+    std::uint64_t length = 0;
+    if (!value) return detail::response_state::no_body_limit;
+    const auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), length);
+    if (ec != std::errc{} || end != value->data() + value->size()) return detail::response_state::no_body_limit;
+    return length;
+}
+
 }  // namespace
 
-void response_writer::write_head(const response_head& head) { head.serialize(begin_head(slot_->response)); }
+void response_writer::write_head(const response_head& head) {
+    head.serialize(begin_head(slot_->response));
+    slot_->response.body_allowed = declared_length(head);
+}
 
 asio::awaitable<io_result> response_writer::write(std::string_view body_piece) {
     detail::connection_slot& c = *slot_;
     detail::response_state& r = c.response;
     if (!r.head_written) throw std::logic_error("scgi::response_writer: write before write_head");
     if (r.write_error) co_return r.write_error;
+    // Bytes past the declared Content-Length are not sent: the front end
+    // would take them for the start of something else (an HTTP front end
+    // could pass them on to its client as a second response).
+    const bool overrun = body_piece.size() > r.body_allowed;
+    if (overrun) {
+        if (!r.overran) {
+            r.overran = true;
+            const request_head& req = c.request.parser.head();
+            c.log(detail::log_event::handler_failed, log_level::error, [&](auto& line) {
+                line << "handler wrote more than its Content-Length on " << req.method() << " " << req.uri()
+                     << ": the excess is not sent";
+            });
+        }
+        body_piece = body_piece.substr(0, static_cast<std::size_t>(r.body_allowed));
+    }
+    if (r.body_allowed != detail::response_state::no_body_limit) r.body_allowed -= body_piece.size();
     if (r.nothing_sent() && c.must_receive_body_first()) {
         if (const auto ec = co_await detail::hold_body_for_response(c)) {
             r.write_error = ec;
@@ -81,6 +112,7 @@ asio::awaitable<io_result> response_writer::write(std::string_view body_piece) {
     std::error_code ec;
     if (!detail::write_all_now(c, buffers, ec)) ec = co_await detail::write_all_rest(c, buffers);
     r.write_error = ec;
+    if (!ec && overrun) co_return error::content_length_mismatch;
     co_return ec;
 }
 
@@ -93,6 +125,7 @@ asio::awaitable<io_result> response_writer::send(const response& whole) {
     std::string& out = begin_head(slot_->response);
     if (whole.head.find("Content-Length")) {
         whole.head.serialize(out);
+        slot_->response.body_allowed = declared_length(whole.head);
     } else {
         whole.head.serialize(out, whole.body.size());
     }

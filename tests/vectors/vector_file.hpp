@@ -61,7 +61,7 @@ struct vector_file {
 
 /// Every scgi::error by its enumerator name. Values are 1..N in declaration
 /// order (error.hpp: append-only), which the runner checks.
-inline constexpr std::array<std::pair<std::string_view, error>, 54> error_names{{
+inline constexpr std::array<std::pair<std::string_view, error>, 57> error_names{{
     {"need_more", error::need_more},
     {"length_not_digit", error::length_not_digit},
     {"length_leading_zero", error::length_leading_zero},
@@ -116,6 +116,9 @@ inline constexpr std::array<std::pair<std::string_view, error>, 54> error_names{
     {"content_length_disagrees", error::content_length_disagrees},
     {"response_head_timeout", error::response_head_timeout},
     {"response_body_timeout", error::response_body_timeout},
+    {"address_prefix_invalid", error::address_prefix_invalid},
+    {"address_prefix_length_invalid", error::address_prefix_length_invalid},
+    {"address_prefix_host_bits_set", error::address_prefix_host_bits_set},
 }};
 
 inline std::optional<error> error_from_name(std::string_view name) {

@@ -45,13 +45,18 @@ struct listen_options {
     /// instead of registering the connection for readiness and waiting
     /// (nginx's `listen ... deferred` does the same). A connection that sends
     /// nothing is handed over anyway once this time has passed (Linux rounds
-    /// it up to its SYN-ACK retransmission schedule: 10 s becomes about 15 s),
-    /// and the server's head timeout runs from then; one that closes first (a
-    /// port probe) is never seen. Costs some latency when idle: the server
-    /// wakes when the request arrives, not while the client sends it. Zero
-    /// turns it off. Ignored for Unix sockets and adopted
-    /// sockets (systemd's `DeferAcceptSec=` is the equivalent there).
-    std::chrono::seconds tcp_defer_accept{10};
+    /// it up to its SYN-ACK retransmission schedule: 1 s becomes 1 to 3 s,
+    /// 10 s about 15 s), and the server's head timeout runs from then; one
+    /// that closes first (a port probe) is never seen. Costs some latency
+    /// when idle: the server wakes when the request arrives, not while the
+    /// client sends it. Zero turns it off. Ignored for Unix sockets and
+    /// adopted sockets (systemd's `DeferAcceptSec=` is the equivalent there).
+    ///
+    /// Why 1 s: a front end's first bytes follow its handshake at once, so a
+    /// second already gives the whole benefit; a longer time only adds to how
+    /// long a silent client stays connected (this time, then
+    /// `server_options::head_timeout`).
+    std::chrono::seconds tcp_defer_accept{1};
 
     /// Permissions of a Unix socket file `listen` creates, applied with
     /// chmod(2) after bind and before listen (so nobody can connect in

@@ -44,6 +44,10 @@ public:
 
     /// Writes body bytes (with the head first if it is still held back).
     /// `error::write_timeout` if the socket did not take them in time.
+    /// `error::content_length_mismatch` if they go past the head's
+    /// Content-Length: the bytes up to it are sent, the rest is not (the
+    /// front end could take it for a second response), and the server logs
+    /// it once.
     [[nodiscard]] asio::awaitable<io_result> write(std::string_view body_piece);
 
     /// Ends the response: sends a held-back head. The server closes the

@@ -29,10 +29,18 @@ struct server_options {
     std::size_t max_connections = 1024;
 
     /// The whole request head must arrive within this time of the connection
-    /// being accepted (slow-header clients are dropped). Over TCP the kernel
-    /// holds a connection until its first bytes arrive
+    /// being accepted (slow-header clients are dropped with 408). Over TCP
+    /// the kernel holds a connection until its first bytes arrive
     /// (`listen.tcp_defer_accept`); the timeout runs from the accept.
-    std::chrono::milliseconds head_timeout = std::chrono::seconds(30);
+    ///
+    /// Why 5 s: nginx, Apache httpd and lighttpd write the whole head right
+    /// after connecting (it is a few hundred bytes, sent in one write), so a
+    /// real front end needs milliseconds. Until the head is in, a connection
+    /// holds one of `max_connections` slots: with a long limit, a local
+    /// process that opens connections and sends nothing (or a byte now and
+    /// then) blocks the server for that long. Raise it only for a front end
+    /// that is itself slow to produce the head.
+    std::chrono::milliseconds head_timeout = std::chrono::seconds(5);
 
     /// While the handler reads the body, each read must get bytes within
     /// this time (an idle body is dropped; a slow but steady one is not).

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <string>
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -53,6 +54,38 @@ bool admitted(detail::peer_gate& gate, int fd, const sockaddr_storage& peer, soc
     return false;
 }
 
+// A run of failed accepts the loop backs off from (EMFILE and the like),
+// logged as one episode: a line when it starts, a line once accepting has
+// worked for `quiet` since the last failure. A server at its descriptor
+// limit under load fails again right after each success; those failures
+// belong to the same episode, not to a line pair each.
+struct accept_backoff {
+    using clock = std::chrono::steady_clock;
+    static constexpr std::chrono::seconds quiet{1};
+
+    unsigned long retries = 0;  // failed accepts in this episode; 0: no episode
+    clock::time_point since;
+    clock::time_point last_failure;
+
+    // Counts a failure; true if it starts an episode.
+    bool failed(clock::time_point now) noexcept {
+        if (retries++ == 0) since = now;
+        last_failure = now;
+        return retries == 1;
+    }
+
+    // True if an episode is over: accepting has worked for `quiet`.
+    bool recovered(clock::time_point now) const noexcept { return retries != 0 && now - last_failure >= quiet; }
+
+    // "1.3 s (13 retries)": from the first failure to the last.
+    std::string describe() const {
+        using std::chrono::milliseconds;
+        const auto lasted = std::chrono::duration_cast<milliseconds>(last_failure - since);
+        return std::to_string(lasted.count() / 1000) + "." + std::to_string(lasted.count() % 1000 / 100) + " s (" +
+               std::to_string(retries) + (retries == 1 ? " retry)" : " retries)");
+    }
+};
+
 }  // namespace
 
 // Accepts first and waits for readiness only when nothing is pending: under
@@ -78,10 +111,18 @@ asio::awaitable<void> server::impl::accept_loop(listening_socket& listener) {
     sockaddr_storage peer{};
     socklen_t peer_length = 0;
     std::optional<asio::steady_timer> backoff;
+    accept_backoff throttled;
     while (!stop_requested) {
         const int fd = accept_pending(acceptor, gate, peer, peer_length);
+        const std::error_code ec(fd < 0 ? errno : 0, std::system_category());
+        // (The clock is read only during an episode: this runs for every connection.)
+        if (throttled.retries != 0 && (fd >= 0 || ec == std::errc::operation_would_block) &&
+            throttled.recovered(std::chrono::steady_clock::now())) {
+            log(log_level::info, "accept on " + listener.endpoint().to_string() + " works again; it failed for " +
+                                     throttled.describe());
+            throttled = {};
+        }
         if (fd < 0) {
-            const std::error_code ec(errno, std::system_category());
             if (ec == std::errc::operation_would_block || ec == std::errc::resource_unavailable_try_again) {
                 auto [wait_error] = co_await acceptor.async_wait(asio::socket_base::wait_read, detail::use_tuple);
                 if (wait_error) break;  // cancelled by stop()
@@ -90,9 +131,12 @@ asio::awaitable<void> server::impl::accept_loop(listening_socket& listener) {
             if (is_transient_accept_error(ec)) continue;
             if (stop_requested || ec == std::errc::bad_file_descriptor) break;
             // EMFILE and the like: the pending connection stays in the
-            // backlog, so retrying at once would spin. Back off.
-            log(log_level::error, "accept on " + listener.endpoint().to_string() + ": " + ec.message() +
-                                      "; retrying in 100 ms");
+            // backlog, so retrying at once would spin. Back off, and say so
+            // once, not ten times a second for as long as it lasts.
+            if (throttled.failed(std::chrono::steady_clock::now())) {
+                log(log_level::error, "accept on " + listener.endpoint().to_string() + ": " + ec.message() +
+                                          "; retrying every 100 ms, logged again once it has worked for 1 s");
+            }
             if (!backoff) backoff.emplace(control);
             backoff->expires_after(std::chrono::milliseconds(100));
             co_await backoff->async_wait(detail::use_tuple);

@@ -23,6 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -111,6 +112,12 @@ struct response_state {
     // by then: the handler's response was refused because the body was too
     // large to spool (413), idle (408) or the spool failed (500). 0: nothing.
     int refusal_status = 0;
+    // Body bytes the handler may still write: its head's Content-Length less
+    // what it wrote (no limit without one). Bytes past it are not sent.
+    std::uint64_t body_allowed = no_body_limit;
+    bool overran = false;  // the handler wrote past its Content-Length (logged once)
+
+    static constexpr std::uint64_t no_body_limit = std::numeric_limits<std::uint64_t>::max();
 
     // True while nothing of the response has reached the socket.
     bool nothing_sent() const noexcept { return !head_written || head_pending; }
@@ -121,6 +128,8 @@ struct response_state {
         head_pending = false;
         write_error = {};
         refusal_status = 0;
+        body_allowed = no_body_limit;
+        overran = false;
     }
 };
 

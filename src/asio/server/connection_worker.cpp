@@ -159,7 +159,11 @@ asio::awaitable<void> server::impl::refuse(connection_slot& c, std::error_code e
     }
     const int status = status_for(ec);
     if (status == 0) {
-        if (ec != asio::error::operation_aborted) {
+        // A reset before any byte is a probe or health check that closes
+        // abortively: no more worth a line than a close without a byte (and
+        // a flood of them would flood the log).
+        const bool probe = ec == asio::error::connection_reset && !c.request.parser.is_started();
+        if (ec != asio::error::operation_aborted && !probe) {
             c.log(detail::log_event::read_failed, log_level::warning,
                   [&](auto& line) { line << "reading request: " << ec; });
         }
