@@ -3,9 +3,13 @@
 #include <scgi/asio/response_writer.hpp>
 
 #include "server/connection_slot.hpp"
+#include "server/log_line.hpp"
+
+#include <scgi/detail/ascii.hpp>
 
 #include <asio/write.hpp>
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -42,6 +46,15 @@ bool response_writer::head_written() const noexcept { return slot_->response.hea
 
 namespace {
 
+// The body length `head` declares, for the writer to hold the handler to:
+// its Content-Length if that is a number, else no limit.
+std::uint64_t declared_length(const response_head& head) noexcept {
+    std::uint64_t length = 0;
+    const auto text = head.find("Content-Length");
+    if (!text || detail::parse_decimal(*text, length) != 0) return detail::response_state::no_declared_length;
+    return length;
+}
+
 // Marks the head written and held back; its bytes go to the returned string.
 std::string& begin_head(detail::response_state& r) {
     if (r.head_written) throw std::logic_error("scgi::response_writer: write_head called twice");
@@ -53,7 +66,10 @@ std::string& begin_head(detail::response_state& r) {
 
 }  // namespace
 
-void response_writer::write_head(const response_head& head) { head.serialize(begin_head(slot_->response)); }
+void response_writer::write_head(const response_head& head) {
+    head.serialize(begin_head(slot_->response));
+    slot_->response.body_allowance = declared_length(head);
+}
 
 asio::awaitable<io_result> response_writer::write(std::string_view body_piece) {
     detail::connection_slot& c = *slot_;
@@ -66,6 +82,11 @@ asio::awaitable<io_result> response_writer::write(std::string_view body_piece) {
             co_return ec;
         }
     }
+    // Bytes past the declared Content-Length are never sent: the front end
+    // would read them as garbage, or as the start of another response.
+    const bool past_declared_length = body_piece.size() > r.body_allowance;
+    if (past_declared_length) body_piece = body_piece.substr(0, static_cast<std::size_t>(r.body_allowance));
+    if (r.body_allowance != detail::response_state::no_declared_length) r.body_allowance -= body_piece.size();
     std::array<asio::const_buffer, 2> buffers{asio::buffer(body_piece), asio::const_buffer{}};
     if (r.head_pending) {
         buffers = {asio::buffer(r.out), asio::buffer(body_piece)};
@@ -73,6 +94,13 @@ asio::awaitable<io_result> response_writer::write(std::string_view body_piece) {
     }
     std::error_code ec;
     if (!detail::write_all_now(c, buffers, ec)) ec = co_await detail::write_all_rest(c, buffers);
+    if (!ec && past_declared_length) {
+        ec = error::content_length_mismatch;
+        detail::log_line(c.options, log_level::error,
+                         "handler wrote more body than its Content-Length on " +
+                             std::string(c.request.parser.head().method()) + " " +
+                             std::string(c.request.parser.head().uri()) + ": the rest was not sent");
+    }
     r.write_error = ec;
     co_return ec;
 }
@@ -83,11 +111,14 @@ asio::awaitable<io_result> response_writer::finish() {
 }
 
 asio::awaitable<io_result> response_writer::send(const response& whole) {
-    std::string& out = begin_head(slot_->response);
+    detail::response_state& r = slot_->response;
+    std::string& out = begin_head(r);
     if (whole.head.find("Content-Length")) {
         whole.head.serialize(out);
+        r.body_allowance = declared_length(whole.head);
     } else {
         whole.head.serialize(out, whole.body.size());
+        r.body_allowance = whole.body.size();
     }
     co_return co_await write(whole.body);
 }

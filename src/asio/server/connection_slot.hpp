@@ -99,9 +99,15 @@ struct request_state {
 
 // The response's progress, for response_writer and the server's own answers.
 struct response_state {
+    static constexpr std::uint64_t no_declared_length = UINT64_MAX;
+
     std::string out;  // the serialised response head, or a whole error answer
     bool head_written = false;
     bool head_pending = false;  // written and held back, not sent yet
+    // Body bytes the head's Content-Length still allows (no limit without
+    // one): the writer sends nothing past it, so the front end never takes
+    // a handler's extra bytes for the start of another response.
+    std::uint64_t body_allowance = no_declared_length;
     std::error_code write_error;
     // What the server answers once the handler returns, if nothing went out
     // by then: the handler's response was refused because the body was too
@@ -115,6 +121,7 @@ struct response_state {
         out.clear();
         head_written = false;
         head_pending = false;
+        body_allowance = no_declared_length;
         write_error = {};
         refusal_status = 0;
     }
