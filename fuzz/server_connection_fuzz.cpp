@@ -692,13 +692,22 @@ void check(const fuzzed_server& s, const decoded& d, const std::string& sent, co
 }
 
 // Waits until `s` has accepted `accepted` connections in all and serves none.
+// The server counts an accepted connection, then an active one: seen
+// between the two, it would look released before it began, so the state
+// must hold at two looks 100 us apart.
 bool wait_until_released(const fuzzed_server& s, std::size_t accepted) {
     const auto deadline = std::chrono::steady_clock::now() + release_deadline;
-    while (s.server->connections_accepted() < accepted || s.server->active_connections() != 0) {
+    const auto released = [&] {
+        return s.server->connections_accepted() >= accepted && s.server->active_connections() == 0;
+    };
+    for (;;) {
+        if (released()) {
+            std::this_thread::sleep_for(100us);
+            if (released()) return true;
+        }
         if (std::chrono::steady_clock::now() > deadline) return false;
         std::this_thread::sleep_for(50us);
     }
-    return true;
 }
 
 }  // namespace
