@@ -238,6 +238,10 @@ conn declared-length-kept '\x08' '\x04\x58\x05\x0f' "$get"
 conn declared-length-short '\x0a' '\x04\x58\x05\x05' "$get"
 conn declared-length-passed '\x08' '\x04\x58\x05\x14' "$get"
 conn write-before-head '\x08' '\x05\x04' "$get"
+# Two writes of 255 KiB: more than the socket takes at once, so the server
+# waits for the client to read (under write_timeout).
+conn large-writes '\x08' '\x04\x00\x0c\xff\x0c\xff\x07\x00' "$get"
+conn large-write-then-reset '\x0e' '\x04\x00\x0c\xff\x05\x10' "$get"
 conn head-twice '\x08' '\x04\x00\x04\x01' "$get"
 conn read-some-sleep-write '\x09' '\x00\x00\x0b\x05\x04\x01\x06\x02' "$post"
 conn read-body-limit '\x08' '\x02\x01\x04\x00\x05\x04' "$post"
