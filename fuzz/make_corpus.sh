@@ -194,3 +194,70 @@ rt wrong-scgi '=&=&a==' '' '' '\x05\x07\x81' '2'
 rt nul-in-value '%00%' '' 'b' '\x05\x07\x44' 'X-NUL' 'a\x00b'
 rt empty-name '' '' '' '\x05\x07\x44' '' 'v'
 rt binary-strings '\xff%ff+' '\xff' '\x01\x02\x03' '\x02\x08\x04\x04' 'X\xfe' '\xfe\xff' 'HTTP_X_Y' '\x7f'
+
+# --- server_connection_fuzz ----------------------------------------------------------
+# Bytes (server_connection_fuzz.cpp): flags (bit 0 server, bits 1-2 the
+# client's end, bit 3 built request, bit 4 paced), chunking scheme and seed,
+# send fraction (0xff: all), answer bytes read before a reset, script length
+# n and n (operation, argument) pairs, then the request: raw, or (built) body
+# length, CONTENT_LENGTH adjustment, extra header bytes and the body.
+dir=$corpus/server_connection_fuzz
+mkdir -p "$dir"
+
+# conn FILE FLAGS SCRIPT REQUEST: SCRIPT is a printf-escaped string of pairs
+# (its length byte is computed); FLAGS one byte; REQUEST printf escapes.
+conn() {
+    local file=$1 flags=$2 script=$3 request=$4
+    local steps
+    steps=$(( $(printf '%b' "$script" | wc -c) / 2 ))
+    {
+        printf '%b' "$flags"
+        printf '\x05\x07\xff\x10'
+        printf "\\x$(printf '%02x' "$steps")"
+        printf '%b' "$script"
+        printf '%b' "$request"
+    } >"$dir/seed-$file"
+}
+
+echo_script='\x01\x00\x04\x00\x05\x14\x07\x00'   # read all, head 200, 20 bytes, finish
+post='\x0b\x00REQUEST_METHOD\x00POST\x00REQUEST_URI\x00/deepthought\x00What is the answe'
+get='\x00\x00REQUEST_METHOD\x00GET\x00REQUEST_URI\x00/\x00'
+conn echo-keep-open '\x08' "$echo_script" "$post"
+conn echo-half-close '\x0a' "$echo_script" "$post"
+conn echo-streaming '\x09' "$echo_script" "$post"
+conn echo-paced-random '\x1a' "$echo_script" "$post"
+conn echo-reset '\x0c' "$echo_script" "$post"
+conn echo-read-then-reset '\x0e' "$echo_script" "$post"
+conn send-text '\x08' '\x08\x28' "$get"
+conn send-text-streaming '\x09' '\x00\x00\x08\x80' "$post"
+conn throw-before-answer '\x08' '\x09\x00' "$post"
+conn throw-after-head-sent '\x0a' '\x04\x00\x05\x0a\x09\x00' "$get"
+conn return-without-answer '\x08' '\x0a\x00' "$get"
+conn head-only '\x08' '\x04\x02' "$post"
+conn declared-length-kept '\x08' '\x04\x58\x05\x0f' "$get"
+conn declared-length-short '\x0a' '\x04\x58\x05\x05' "$get"
+conn declared-length-passed '\x08' '\x04\x58\x05\x14' "$get"
+conn write-before-head '\x08' '\x05\x04' "$get"
+# Two writes of 255 KiB: more than the socket takes at once, so the server
+# waits for the client to read (under write_timeout).
+conn large-writes '\x08' '\x04\x00\x0c\xff\x0c\xff\x07\x00' "$get"
+conn large-write-then-reset '\x0e' '\x04\x00\x0c\xff\x05\x10' "$get"
+conn head-twice '\x08' '\x04\x00\x04\x01' "$get"
+conn read-some-sleep-write '\x09' '\x00\x00\x0b\x05\x04\x01\x06\x02' "$post"
+conn read-body-limit '\x08' '\x02\x01\x04\x00\x05\x04' "$post"
+conn discard-then-answer '\x08' '\x03\x00\x04\x00\x05\x03' "$post"
+# The rest of a large body unread when the response starts: over
+# spool.max_bytes (256) on server 0.
+conn spool-refused '\x0a' '\x04\x00\x05\x04' '\xff\x00REQUEST_METHOD\x00PUT\x00'"$(printf 'b%.0s' $(seq 255))"
+conn body-short-half-close '\x0a' "$echo_script" '\x04\x10REQUEST_METHOD\x00POST\x00abcd'
+conn body-short-keep-open '\x08' "$echo_script" '\x04\x10REQUEST_METHOD\x00POST\x00abcd'
+conn trailing-bytes '\x08' "$echo_script" '\x04\xfeREQUEST_METHOD\x00POST\x00abcd'
+conn no-content-length '\x09' "$echo_script" '\x00\x80REQUEST_URI\x00/\x00'
+conn protocol-example-raw '\x00' "$echo_script" '70:CONTENT_LENGTH\x0027\x00SCGI\x001\x00REQUEST_METHOD\x00POST\x00REQUEST_URI\x00/deepthought\x00,What is the answer to life?'
+conn malformed-raw '\x00' "$echo_script" '24:CONTENT_LENGTH\x000\x00SCGI\x002\x00,'
+conn head-too-large-raw '\x02' "$echo_script" '99999:'
+conn body-too-large-raw '\x00' "$echo_script" '27:CONTENT_LENGTH\x00999999\x00SCGI\x001\x00,'
+conn half-head-keep-open '\x00' "$echo_script" '70:CONTENT_LENGTH\x0027\x00SCG'
+conn half-head-half-close '\x02' "$echo_script" '70:CONTENT_LENGTH\x0027\x00SCG'
+conn nothing-keep-open '\x00' '' ''
+conn nothing-reset '\x04' '' ''

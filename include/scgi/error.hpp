@@ -78,8 +78,9 @@ enum class error {
     nul_in_name,
     /// A header value given to the encoder contains a NUL byte.
     nul_in_value,
-    /// A CONTENT_LENGTH given to the encoder differs from the body length, or
-    /// body bytes written (request or response) go past the declared length.
+    /// A CONTENT_LENGTH given to the encoder differs from the body length;
+    /// or a server handler wrote more body than its response head's
+    /// Content-Length (`response_writer::write`).
     content_length_mismatch,
     /// A response header name given to the builder is empty or not an HTTP
     /// token.

@@ -4,9 +4,10 @@
 
 #include "server/connection_slot.hpp"
 
+#include <scgi/detail/ascii.hpp>
+
 #include <asio/write.hpp>
 
-#include <charconv>
 #include <stdexcept>
 #include <string>
 
@@ -64,9 +65,7 @@ std::string& begin_head(detail::response_state& r) {
 std::uint64_t declared_length(const response_head& head) noexcept {
     const auto value = head.find("Content-Length");
     std::uint64_t length = 0;
-    if (!value) return detail::response_state::no_body_limit;
-    const auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), length);
-    if (ec != std::errc{} || end != value->data() + value->size()) return detail::response_state::no_body_limit;
+    if (!value || detail::parse_decimal(*value, length) != 0) return detail::response_state::no_body_limit;
     return length;
 }
 
@@ -128,6 +127,7 @@ asio::awaitable<io_result> response_writer::send(const response& whole) {
         slot_->response.body_allowed = declared_length(whole.head);
     } else {
         whole.head.serialize(out, whole.body.size());
+        slot_->response.body_allowed = whole.body.size();  // the length send() declared
     }
     co_return co_await write(whole.body);
 }

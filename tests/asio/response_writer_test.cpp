@@ -171,6 +171,50 @@ TEST(ResponseWriter, SendAddsContentLengthOnlyWhenTheHeadHasNone) {
     EXPECT_EQ(round_trip(where, post("/stated", "")), "Status: 200 OK\r\nX-First: 1\r\nContent-Length: 5\r\n\r\nhello");
 }
 
+// A handler that writes past its declared Content-Length: the front end gets
+// exactly the declared bytes (never the start of something it would read as
+// another response), the crossing write and every later one report
+// content_length_mismatch, and the connection ends cleanly. Found by
+// server_connection_fuzz (fuzz/regressions/server_connection_fuzz/).
+TEST(ResponseWriter, NothingPastTheDeclaredContentLength) {
+    // One promise per request: nothing the server thread touches is
+    // reassigned by the test thread.
+    std::promise<std::vector<std::error_code>> written, sent;
+    running_server s({}, [&written, &sent](scgi::request& req,
+                                           scgi::response_writer& res) -> asio::awaitable<void> {
+        std::vector<std::error_code> results;
+        if (req.head().path() == "/send") {
+            scgi::response whole;
+            whole.head.add("Content-Length", "3");
+            whole.body = "hello";
+            results.push_back(co_await res.send(whole));
+            sent.set_value(results);
+        } else {
+            scgi::response_head head;
+            head.add_content_length(7);
+            res.write_head(head);
+            results.push_back(co_await res.write("hello"));
+            results.push_back(co_await res.write(" world"));
+            results.push_back(co_await res.write("!"));
+            written.set_value(results);
+        }
+    });
+    const auto where = s.listen_unix();
+    s.server->start();
+    EXPECT_EQ(round_trip(where, post("/write", "")), "Status: 200 OK\r\nContent-Length: 7\r\n\r\nhello w");
+    auto write_results = written.get_future();
+    ASSERT_EQ(write_results.wait_for(10s), std::future_status::ready);
+    const std::vector<std::error_code> expected{{}, scgi::error::content_length_mismatch,
+                                                scgi::error::content_length_mismatch};
+    EXPECT_EQ(write_results.get(), expected);
+    EXPECT_TRUE(s.log.contains("wrote more than its Content-Length"));
+
+    EXPECT_EQ(round_trip(where, post("/send", "")), "Status: 200 OK\r\nContent-Length: 3\r\n\r\nhel");
+    auto send_results = sent.get_future();
+    ASSERT_EQ(send_results.wait_for(10s), std::future_status::ready);
+    EXPECT_EQ(send_results.get(), std::vector<std::error_code>{scgi::error::content_length_mismatch});
+}
+
 // After a failed write every later one returns the same error and sends
 // nothing: the front end that went away is reported, not written to again.
 TEST(ResponseWriter, AfterAFailureLaterWritesReturnTheSameError) {

@@ -44,10 +44,10 @@ public:
 
     /// Writes body bytes (with the head first if it is still held back).
     /// `error::write_timeout` if the socket did not take them in time.
-    /// `error::content_length_mismatch` if they go past the head's
-    /// Content-Length: the bytes up to it are sent, the rest is not (the
-    /// front end could take it for a second response), and the server logs
-    /// it once.
+    /// `error::content_length_mismatch` if the head declared a Content-Length
+    /// and this piece would pass it: only the bytes up to that length are
+    /// sent (the front end never sees more body than the head announced),
+    /// the rest is dropped with a log line, and later writes send nothing.
     [[nodiscard]] asio::awaitable<io_result> write(std::string_view body_piece);
 
     /// Ends the response: sends a held-back head. The server closes the
