@@ -161,6 +161,22 @@ TEST(Log, EachHandlerFailureIsOneErrorLine) {
     }
 }
 
+// A request without REQUEST_METHOD or REQUEST_URI (SCGI requires neither):
+// the line names them as empty, with nothing read through a null pointer
+// (found by fuzz/server_connection_fuzz; the sanitized build aborted here).
+TEST(Log, AFailureOnARequestWithoutMethodOrUriIsOneLine) {
+    running_server s(quick_options(), [](scgi::request&, scgi::response_writer&) -> asio::awaitable<void> {
+        throw std::runtime_error("no method");
+        co_return;
+    });
+    const auto where = s.listen_tcp();
+    s.server->start();
+    peer p(where);
+    ASSERT_TRUE(p.send(std::string("24:CONTENT_LENGTH\0" "0\0SCGI\0" "1\0,", 28)));
+    EXPECT_EQ(status_of(p.receive_all()), 500);
+    expect_one_line(s, "handler threw on  : no method", tcp_peer(p), "error");
+}
+
 TEST(Log, ConnectionIdsCountTheServersConnections) {
     running_server s(quick_options());
     const auto where = s.listen_tcp();

@@ -33,7 +33,8 @@ std::string_view describe(log_event kind) noexcept {
 }
 
 log_line_builder& log_line_builder::operator<<(std::string_view text) noexcept {
-    if (cut_) return *this;
+    // (An empty view may have a null data(), which memcpy must not get.)
+    if (cut_ || text.empty()) return *this;
     constexpr std::string_view ellipsis = "...";
     const std::size_t room = data_.size() - size_;
     if (text.size() <= room) {
