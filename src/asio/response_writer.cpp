@@ -86,14 +86,12 @@ asio::awaitable<io_result> response_writer::write(std::string_view body_piece) {
     // could pass them on to its client as a second response).
     const bool overrun = body_piece.size() > r.body_allowed;
     if (overrun) {
-        if (!r.overran) {
-            r.overran = true;
-            const request_head& req = c.request.parser.head();
-            c.log(detail::log_event::handler_failed, log_level::error, [&](auto& line) {
-                line << "handler wrote more than its Content-Length on " << req.method() << " " << req.uri()
-                     << ": the excess is not sent";
-            });
-        }
+        // Logged once: the write fails, and so does every later one.
+        const request_head& req = c.request.parser.head();
+        c.log(detail::log_event::handler_failed, log_level::error, [&](auto& line) {
+            line << "handler wrote more than its Content-Length on " << req.method() << " " << req.uri()
+                 << ": the excess is not sent";
+        });
         body_piece = body_piece.substr(0, static_cast<std::size_t>(r.body_allowed));
     }
     if (r.body_allowed != detail::response_state::no_body_limit) r.body_allowed -= body_piece.size();
@@ -110,8 +108,10 @@ asio::awaitable<io_result> response_writer::write(std::string_view body_piece) {
     }
     std::error_code ec;
     if (!detail::write_all_now(c, buffers, ec)) ec = co_await detail::write_all_rest(c, buffers);
+    // Like a failed write, an overrun is repeated by every later write and
+    // by finish(): the response is broken, whatever the socket says.
+    if (!ec && overrun) ec = error::content_length_mismatch;
     r.write_error = ec;
-    if (!ec && overrun) co_return error::content_length_mismatch;
     co_return ec;
 }
 

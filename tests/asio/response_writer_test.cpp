@@ -196,6 +196,8 @@ TEST(ResponseWriter, NothingPastTheDeclaredContentLength) {
             results.push_back(co_await res.write("hello"));
             results.push_back(co_await res.write(" world"));
             results.push_back(co_await res.write("!"));
+            results.push_back(co_await res.write(""));  // nothing past the length, and still failed
+            results.push_back(co_await res.finish());
             written.set_value(results);
         }
     });
@@ -204,7 +206,10 @@ TEST(ResponseWriter, NothingPastTheDeclaredContentLength) {
     EXPECT_EQ(round_trip(where, post("/write", "")), "Status: 200 OK\r\nContent-Length: 7\r\n\r\nhello w");
     auto write_results = written.get_future();
     ASSERT_EQ(write_results.wait_for(10s), std::future_status::ready);
-    const std::vector<std::error_code> expected{{}, scgi::error::content_length_mismatch,
+    const std::vector<std::error_code> expected{{},
+                                                scgi::error::content_length_mismatch,
+                                                scgi::error::content_length_mismatch,
+                                                scgi::error::content_length_mismatch,
                                                 scgi::error::content_length_mismatch};
     EXPECT_EQ(write_results.get(), expected);
     EXPECT_TRUE(s.log.contains("wrote more than its Content-Length"));
@@ -213,6 +218,8 @@ TEST(ResponseWriter, NothingPastTheDeclaredContentLength) {
     auto send_results = sent.get_future();
     ASSERT_EQ(send_results.wait_for(10s), std::future_status::ready);
     EXPECT_EQ(send_results.get(), std::vector<std::error_code>{scgi::error::content_length_mismatch});
+    s.stop_and_wait();  // every line is in: one per response, however many writes failed
+    EXPECT_EQ(s.log.count("wrote more than its Content-Length"), 2u);
 }
 
 // After a failed write every later one returns the same error and sends

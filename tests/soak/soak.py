@@ -5,6 +5,9 @@ by the test suite): the `echo` example under load that must lose nothing.
     soak.py --echo ECHO --tools DIR CHECK [CHECK...] [--seconds S] [--connections N]
 
 CHECKs:
+  timeouts    how long a silent, a half-length and a half-head client stay
+              open with the default options, TCP and Unix
+              (head_timeouts.py): between 5 s and 10 s.
   mixed       64 connections (--connections) of random bodies (0 B to 4 MiB)
               sent in random pieces with random pauses, for --seconds, over a
               Unix socket and TCP, with 1 and 2 server threads: every echoed
@@ -136,7 +139,9 @@ def check_resources(args, box):
             problems.append("warm-up failed: %s" % warm.get("errors_by_kind"))
         rest = sample(echo, "at rest (after 2,000 warm-up requests)", table)
 
-        idle = subprocess.Popen([tool("scgi-bench"), "--json", "--idle", "-c", "1000", "-d", "6s", ep],
+        # Held for 4 s: under the default head_timeout (5 s), which would
+        # otherwise answer them 408 and close them.
+        idle = subprocess.Popen([tool("scgi-bench"), "--json", "--idle", "-c", "1000", "-d", "4s", ep],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             wait_for(lambda: open_fds(echo.process.pid) >= rest["fds"] + 1000 or idle.poll() is not None, 5,
@@ -331,7 +336,31 @@ def reuseport_inner(args):
     return 0
 
 
-CHECKS = {"mixed": check_mixed, "resources": check_resources, "activation": check_activation,
+# --- head timeouts ----------------------------------------------------------
+
+def check_timeouts(args, box):
+    """How long silent, half-length and half-head clients stay open with the
+    default options (tests/soak/head_timeouts.py): each must be closed after
+    head_timeout (5 s) and before head_timeout + TCP_DEFER_ACCEPT's wait +
+    one sweep + a margin."""
+    status, out = run([sys.executable, os.path.join(HERE, "head_timeouts.py"), "--echo", harness.ECHO,
+                       "--repeat", "3", "--json"], timeout=300)
+    problems = [] if status == 0 else ["head_timeouts.py: exit %d: %s" % (status, out)]
+    rows = json.loads(out.strip().splitlines()[-1]) if status == 0 else []
+    cases = {}
+    for r in rows:
+        cases.setdefault((r["transport"], r["case"]), []).append(r)
+        if not 5.0 <= r["seconds"] <= 10.0 or r["closed_by"] != "FIN":
+            problems.append(r)
+    for (transport, case), measured in sorted(cases.items()):
+        print("  timeouts %-4s %-9s open for %s s, closed by %s, answer %s" %
+              (transport, case, " / ".join("%.2f" % r["seconds"] for r in measured),
+               "/".join(sorted({r["closed_by"] for r in measured})),
+               "/".join(sorted({r["answer"] for r in measured}))), flush=True)
+    return {"rows": rows}, problems
+
+
+CHECKS = {"timeouts": check_timeouts, "mixed": check_mixed, "resources": check_resources, "activation": check_activation,
           "reuseport": check_reuseport}
 
 

@@ -47,7 +47,8 @@ public:
     /// `error::content_length_mismatch` if the head declared a Content-Length
     /// and this piece would pass it: only the bytes up to that length are
     /// sent (the front end never sees more body than the head announced),
-    /// the rest is dropped with a log line, and later writes send nothing.
+    /// the rest is dropped with a log line; later writes and `finish()` send
+    /// nothing and return the same error.
     [[nodiscard]] asio::awaitable<io_result> write(std::string_view body_piece);
 
     /// Ends the response: sends a held-back head. The server closes the

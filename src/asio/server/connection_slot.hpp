@@ -115,7 +115,6 @@ struct response_state {
     // Body bytes the handler may still write: its head's Content-Length less
     // what it wrote (no limit without one). Bytes past it are not sent.
     std::uint64_t body_allowed = no_body_limit;
-    bool overran = false;  // the handler wrote past its Content-Length (logged once)
 
     static constexpr std::uint64_t no_body_limit = std::numeric_limits<std::uint64_t>::max();
 
@@ -129,7 +128,6 @@ struct response_state {
         write_error = {};
         refusal_status = 0;
         body_allowed = no_body_limit;
-        overran = false;
     }
 };
 

@@ -266,7 +266,9 @@ asio::awaitable<void> server::impl::run_handler(connection_slot& c) {
 // socket with unread input resets the connection, which can make the front
 // end lose the answer.
 bool server::impl::peer_may_send(const connection_slot& c) const noexcept {
-    const bool socket_failed = c.response.write_error && c.response.refusal_status == 0;
+    // (A handler that wrote past its Content-Length broke no socket.)
+    const bool socket_failed = c.response.write_error && c.response.refusal_status == 0 &&
+                               c.response.write_error != error::content_length_mismatch;
     return (!c.request.parser.is_done() || !c.request.buffer.empty()) && !socket_failed && !c.request.body_failed &&
            !stop_requested;
 }
