@@ -76,7 +76,9 @@ void log_to_stderr(log_level level, std::string_view message) noexcept {
     // allocation, and lines from several writers stay whole.
     char buffer[max_log_line_bytes + 160];
     fixed_text line{buffer, sizeof buffer};
-    const std::uint64_t lost = stderr_lines_lost.load(std::memory_order_relaxed);
+    // Taken, not read: two writers at once must not both report (and both
+    // subtract) the same count.
+    const std::uint64_t lost = stderr_lines_lost.exchange(0, std::memory_order_relaxed);
     if (lost != 0) {
         line.add("scgi: warning: stderr was not writable: ");
         line.add(lost);
@@ -88,10 +90,8 @@ void log_to_stderr(log_level level, std::string_view message) noexcept {
     if (message.size() > max_log_line_bytes) message = message.substr(0, max_log_line_bytes);
     line.add(message);
     line.add("\n");
-    if (write_stderr_until({buffer, line.size}, std::chrono::steady_clock::now() + stderr_wait)) {
-        stderr_lines_lost.fetch_sub(lost, std::memory_order_relaxed);
-    } else {
-        stderr_lines_lost.fetch_add(1, std::memory_order_relaxed);
+    if (!write_stderr_until({buffer, line.size}, std::chrono::steady_clock::now() + stderr_wait)) {
+        stderr_lines_lost.fetch_add(lost + 1, std::memory_order_relaxed);  // still to report, and this one
     }
 }
 

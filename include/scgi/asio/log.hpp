@@ -54,11 +54,11 @@ struct log_limits {
     /// The interval of the rate limit. Must be positive.
     std::chrono::milliseconds interval = std::chrono::seconds(10);
 
-    /// When the server is destroyed, its log thread gets this long to hand
-    /// the lines still queued to the hook; what is left then is dropped.
-    /// (The default hook, `log_to_stderr`, waits at most 100 ms per line, so
-    /// a stderr nobody reads delays the destruction by at most this plus
-    /// 100 ms.)
+    /// How long `wait()` (and so `run()`) waits for the queued lines to
+    /// reach the hook, and how long the log thread then gets at destruction
+    /// before what is left is dropped. (The default hook, `log_to_stderr`,
+    /// waits at most 100 ms per line, so a stderr nobody reads delays a
+    /// server's end by at most about twice this, plus 100 ms.)
     std::chrono::milliseconds flush_timeout = std::chrono::seconds(1);
 };
 

@@ -144,7 +144,8 @@ log_queue::~log_queue() {
 }
 
 bool log_queue::admit(log_event kind, log_level level) noexcept {
-    if (kind == log_event::server || limits_.lines_per_interval == 0) return true;
+    // Refused peers are limited per peer already (peer_gate's refusal_log).
+    if (kind == log_event::server || kind == log_event::peer_refused || limits_.lines_per_interval == 0) return true;
     const auto now = clock::now();
     std::lock_guard lock(mutex_);
     kind_state& k = kinds_[static_cast<std::size_t>(kind)];

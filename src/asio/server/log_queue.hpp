@@ -28,7 +28,7 @@ namespace scgi::detail {
 enum class log_event : unsigned char {
     server,             // listening, stopping, stopped: never limited
     accept_failed,      // accept4 failed for the listener (EMFILE, ...)
-    peer_refused,       // a peer filter refused a connection (peer_gate)
+    peer_refused,       // a peer filter refused a connection: limited per peer by peer_gate, not here
     bad_request,        // refused before the handler: 400, 413, 431
     head_timeout,       // 408: the head did not arrive within head_timeout
     peer_closed_early,  // the peer closed mid-head
