@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include <sys/socket.h>
@@ -112,6 +113,7 @@ asio::awaitable<void> server::impl::accept_loop(listening_socket& listener) {
     socklen_t peer_length = 0;
     std::optional<asio::steady_timer> backoff;
     accept_backoff throttled;
+    std::shared_ptr<bool> recovery_due;  // the backoff timer ended a wait for readiness
     while (!stop_requested) {
         const int fd = accept_pending(acceptor, gate, peer, peer_length);
         const std::error_code ec(fd < 0 ? errno : 0, std::system_category());
@@ -124,8 +126,24 @@ asio::awaitable<void> server::impl::accept_loop(listening_socket& listener) {
         }
         if (fd < 0) {
             if (ec == std::errc::operation_would_block || ec == std::errc::resource_unavailable_try_again) {
+                // In an episode, the recovery line is due `quiet` after the
+                // last failure whether or not anyone connects by then: a
+                // timer ends the wait (on control, like this loop).
+                // (The flag is shared: a timer that expired as the wait
+                // ended still runs its handler, maybe after this loop.)
+                if (recovery_due) *recovery_due = false;
+                if (throttled.retries != 0) {
+                    backoff->expires_at(throttled.last_failure + accept_backoff::quiet);
+                    backoff->async_wait([&acceptor, due = recovery_due](std::error_code timer_error) {
+                        if (timer_error) return;  // cancelled
+                        *due = true;
+                        std::error_code ignored;
+                        acceptor.cancel(ignored);  // the acceptor outlives the loop (closed, not destroyed)
+                    });
+                }
                 auto [wait_error] = co_await acceptor.async_wait(asio::socket_base::wait_read, detail::use_tuple);
-                if (wait_error) break;  // cancelled by stop()
+                if (backoff) backoff->cancel();
+                if (wait_error && !(recovery_due && *recovery_due)) break;  // cancelled by stop()
                 continue;
             }
             if (is_transient_accept_error(ec)) continue;
@@ -137,7 +155,10 @@ asio::awaitable<void> server::impl::accept_loop(listening_socket& listener) {
                 log(log_level::error, "accept on " + listener.endpoint().to_string() + ": " + ec.message() +
                                           "; retrying every 100 ms, logged again once it has worked for 1 s");
             }
-            if (!backoff) backoff.emplace(control);
+            if (!backoff) {
+                backoff.emplace(control);
+                recovery_due = std::make_shared<bool>(false);
+            }
             backoff->expires_after(std::chrono::milliseconds(100));
             co_await backoff->async_wait(detail::use_tuple);
             continue;

@@ -15,7 +15,6 @@ namespace scgi::detail {
 std::string_view describe(log_event kind) noexcept {
     switch (kind) {
     case log_event::server: return "server";
-    case log_event::accept_failed: return "accept failure";
     case log_event::peer_refused: return "refused peer";
     case log_event::bad_request: return "bad request";
     case log_event::head_timeout: return "head timeout";

@@ -26,8 +26,7 @@ namespace scgi::detail {
 
 // What a line is about: the rate limit counts each kind on its own.
 enum class log_event : unsigned char {
-    server,             // listening, stopping, stopped: never limited
-    accept_failed,      // accept4 failed for the listener (EMFILE, ...)
+    server,             // listening, stopping, stopped, accept failures (once per episode): never limited
     peer_refused,       // a peer filter refused a connection: limited per peer by peer_gate, not here
     bad_request,        // refused before the handler: 400, 413, 431
     head_timeout,       // 408: the head did not arrive within head_timeout
