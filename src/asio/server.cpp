@@ -200,7 +200,7 @@ void server::impl::finish_stop() {
     // (Dispatched outside the pool's lock: with one thread a worker ends here.)
     std::vector<connection_slot*> workers;
     slots.for_each([&workers](connection_slot& slot) { workers.push_back(&slot); });
-    for (connection_slot* slot : workers) asio::dispatch(slot->strand, [slot] { slot->take(-1, AF_UNSPEC); });
+    for (connection_slot* slot : workers) asio::dispatch(slot->strand, [slot] { slot->take(-1, AF_UNSPEC, sockaddr_storage{}); });
     sweeper.stop();
     stop_deadline.cancel();
     slot_freed.cancel();

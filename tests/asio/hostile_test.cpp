@@ -599,7 +599,23 @@ TEST_P(Hostile, FloodOfConnectThenReset) {
         reset(p);
     }
     expect_still_serving();
+    // Those are logged (up to the rate limit), each naming its peer: a TCP
+    // peer's address survives the reset (getpeername would fail by then).
+    (void)ask(where(), post("/throw", ""));
+    ASSERT_TRUE(eventually([&] { return s().log.count("handler threw on POST /throw") == 2; }));
+    // (A Unix socket reports the reset as an end of input.)
+    const std::string_view who = GetParam() ? "peer=unix:pid=" : "peer=127.0.0.1:";
     std::lock_guard lock(s().log.mutex);
+    std::size_t logged = 0;
+    for (const std::string& line : s().log.lines) {
+        if (line.find("reading request") == std::string::npos && line.find("peer closed mid-request") == std::string::npos) {
+            continue;
+        }
+        ++logged;
+        EXPECT_NE(line.find(who), std::string::npos) << line;
+    }
+    EXPECT_GE(logged, 1u) << "no reset mid-head was logged";
+    EXPECT_LE(logged, 10u) << "the rate limit let more lines through than it allows";
     std::printf("[ figures  ] %s: 600 resets, %zu log lines\n", GetParam() ? "unix" : "tcp", s().log.lines.size());
 }
 

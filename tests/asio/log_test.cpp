@@ -265,6 +265,31 @@ TEST(Log, AFloodOfOneKindIsSummarised) {
     EXPECT_LE(s.log.count("400 Bad Request"), 3u * 2u + 1u) << all_lines(s);
 }
 
+// A flood that never pauses: each window opens right as the last one ends,
+// and the summary is still given at the end of the window it began in, not
+// put off for as long as the flood lasts.
+TEST(Log, ASteadyFloodIsSummarisedEveryInterval) {
+    scgi::server_options options = quick_options();
+    options.log_limits.lines_per_interval = 2;
+    options.log_limits.interval = 200ms;
+    running_server s(options);
+    const auto where = s.listen_unix();
+    s.server->start();
+    int requests = 0;
+    const auto until = std::chrono::steady_clock::now() + 1500ms;
+    while (std::chrono::steady_clock::now() < until && requests < 100'000) {
+        ASSERT_EQ(status_of(scgi::test::round_trip(where, "0:,")), 400);
+        ++requests;
+    }
+    // Seven windows have ended during the flood; allow a slow machine a few.
+    const std::size_t during = s.log.count("rate limit: ");
+    EXPECT_GE(during, 3u) << requests << " requests\n" << all_lines(s);
+    s.server->stop();
+    s.server->wait();
+    EXPECT_EQ(s.log.count("400 Bad Request") + summarised(s, "bad request"), static_cast<std::uint64_t>(requests))
+        << all_lines(s);
+}
+
 // A hook that blocks: serving goes on, lines beyond the queue are dropped,
 // and once the hook is back one line says how many.
 TEST(Log, ABlockedHookDoesNotStallServingAndDropsAreReported) {

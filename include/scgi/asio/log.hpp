@@ -55,10 +55,11 @@ struct log_limits {
     std::chrono::milliseconds interval = std::chrono::seconds(10);
 
     /// How long `wait()` (and so `run()`) waits for the queued lines to
-    /// reach the hook, and how long the log thread then gets at destruction
-    /// before what is left is dropped. (The default hook, `log_to_stderr`,
-    /// waits at most 100 ms per line, so a stderr nobody reads delays a
-    /// server's end by at most about twice this, plus 100 ms.)
+    /// reach the hook; if they did, the log thread gets as long again at
+    /// destruction for lines queued since, otherwise none: what is left is
+    /// dropped. (The default hook, `log_to_stderr`, waits at most 100 ms
+    /// per line, so a stderr nobody reads delays a server's end by at most
+    /// this plus 100 ms.)
     std::chrono::milliseconds flush_timeout = std::chrono::seconds(1);
 };
 

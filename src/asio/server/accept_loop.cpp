@@ -9,6 +9,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -37,12 +38,10 @@ bool is_transient_accept_error(std::error_code ec) noexcept {
 
 // A connection from the listener's queue, non-blocking and not inherited by
 // programs a handler starts (Asio's own accept sets neither flag); -1 with
-// errno set if none. The peer's address is stored only if the peer filter
-// wants it: accept4 fills it in the same call, at no extra cost.
-int accept_pending(listening_socket::acceptor_type& acceptor, const detail::peer_gate& gate,
-                   sockaddr_storage& peer, socklen_t& peer_length) noexcept {
+// errno set if none. The peer's address comes in the same call, for the
+// peer filter and for log lines (getpeername fails after a reset).
+int accept_pending(listening_socket::acceptor_type& acceptor, sockaddr_storage& peer, socklen_t& peer_length) noexcept {
     constexpr int flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
-    if (!gate.wants_address()) return ::accept4(acceptor.native_handle(), nullptr, nullptr, flags);
     peer_length = sizeof peer;
     return ::accept4(acceptor.native_handle(), reinterpret_cast<sockaddr*>(&peer), &peer_length, flags);
 }
@@ -115,7 +114,7 @@ asio::awaitable<void> server::impl::accept_loop(listening_socket& listener) {
     accept_backoff throttled;
     std::shared_ptr<bool> recovery_due;  // the backoff timer ended a wait for readiness
     while (!stop_requested) {
-        const int fd = accept_pending(acceptor, gate, peer, peer_length);
+        const int fd = accept_pending(acceptor, peer, peer_length);
         const std::error_code ec(fd < 0 ? errno : 0, std::system_category());
         // (The clock is read only during an episode: this runs for every connection.)
         if (throttled.retries != 0 && (fd >= 0 || ec == std::errc::operation_would_block) &&
@@ -164,19 +163,19 @@ asio::awaitable<void> server::impl::accept_loop(listening_socket& listener) {
             continue;
         }
         if (!admitted(gate, fd, peer, peer_length)) continue;
-        if (!hand_over_now(fd, family)) {
-            const bool served = co_await hand_over_when_free(fd, family);
+        if (!hand_over_now(fd, family, peer)) {
+            const bool served = co_await hand_over_when_free(fd, family, peer);
             if (!served) break;
         }
     }
     // Stopping: what is queued already, at most a backlog's worth (a shared
     // port keeps receiving until the close).
     for (int queued = 0; queued < options.listen.backlog && !stop_deadline_passed; ++queued) {
-        const int fd = accept_pending(acceptor, gate, peer, peer_length);
+        const int fd = accept_pending(acceptor, peer, peer_length);
         if (fd < 0) break;
         if (!admitted(gate, fd, peer, peer_length)) continue;
-        if (!hand_over_now(fd, family)) {
-            const bool served = co_await hand_over_when_free(fd, family);
+        if (!hand_over_now(fd, family, peer)) {
+            const bool served = co_await hand_over_when_free(fd, family, peer);
             if (!served) break;
         }
     }
@@ -194,12 +193,12 @@ void server::impl::end_accept_loop(listening_socket::acceptor_type& acceptor) {
 // it to a free slot. False if none is free: then it is counted but not
 // handed over, for hand_over_when_free. Not a coroutine: this runs for every
 // connection.
-bool server::impl::hand_over_now(int fd, int family) {
+bool server::impl::hand_over_now(int fd, int family, const sockaddr_storage& peer) {
     accepted.fetch_add(1, std::memory_order_relaxed);
     active.fetch_add(1);
     // A slot only now: a listener waiting for connections holds none.
     detail::connection_slot* slot = acquire();
-    if (slot) start(*slot, fd, family);
+    if (slot) start(*slot, fd, family, peer);
     return slot != nullptr;
 }
 
@@ -207,7 +206,7 @@ bool server::impl::hand_over_now(int fd, int family) {
 // kernel's backlog) until a slot is released. False if the stop deadline
 // passed first: the connection is then closed unserved, like those the
 // deadline cut.
-asio::awaitable<bool> server::impl::hand_over_when_free(int fd, int family) {
+asio::awaitable<bool> server::impl::hand_over_when_free(int fd, int family, sockaddr_storage peer) {
     detail::connection_slot* slot = nullptr;
     for (;;) {
         waiting_for_slot.fetch_add(1);  // before acquire: no release is missed
@@ -224,18 +223,19 @@ asio::awaitable<bool> server::impl::hand_over_when_free(int fd, int family) {
         maybe_finish_stop();
         co_return false;
     }
-    start(*slot, fd, family);
+    start(*slot, fd, family, peer);
     co_return true;
 }
 
-void server::impl::start(detail::connection_slot& slot, int fd, int family) {
+void server::impl::start(detail::connection_slot& slot, int fd, int family, const sockaddr_storage& peer) {
     detail::connection_slot* s = &slot;
+    auto take = [s, fd, family, peer] { s->take(fd, family, peer); };
     if (options.threads == 1) {
         // The worker runs here and now, until it first waits.
-        asio::dispatch(s->strand, [s, fd, family] { s->take(fd, family); });
+        asio::dispatch(s->strand, std::move(take));
     } else {
         // On another thread: this one goes on accepting.
-        asio::post(s->strand, [s, fd, family] { s->take(fd, family); });
+        asio::post(s->strand, std::move(take));
     }
 }
 

@@ -179,11 +179,11 @@ struct connection_slot {
         });
     }
 
-    // The peer as log lines name it. Looked up (getpeername or SO_PEERCRED)
-    // when the first line about the connection is written, then kept: no
-    // system call for a connection nobody logs about.
+    // The peer as log lines name it. Written (from the address accept4 gave,
+    // or looked up with SO_PEERCRED) when the first line about the
+    // connection is, then kept: no work for a connection nobody logs about.
     std::string_view peer() noexcept {
-        if (peer_size_ == 0) peer_size_ = describe_peer(conn.native_handle(), address_family, peer_text_);
+        if (peer_size_ == 0) peer_size_ = describe_peer(conn.native_handle(), address_family, peer_address_, peer_text_);
         return {peer_text_.data(), peer_size_};
     }
 
@@ -224,13 +224,15 @@ struct connection_slot {
     }
 
     // On `strand`: gives the worker the accepted `descriptor` (or, with -1,
-    // retires it), resuming it if it waits.
-    void take(int descriptor, int family) {
+    // retires it) from the peer at `address` (for a TCP listener), resuming
+    // the worker if it waits.
+    void take(int descriptor, int family, const sockaddr_storage& address) {
         if (descriptor < 0) {
             retired = true;
         } else {
             conn.assign(descriptor, family, /*is_non_blocking=*/true);
             address_family = family;
+            if (family != AF_UNIX) peer_address_ = address;
         }
         if (!idle) return;  // not waiting yet: it looks at the connection first
         resume_handler resume = std::move(*idle);
@@ -250,6 +252,7 @@ struct connection_slot {
     }
 
 private:
+    sockaddr_storage peer_address_{};  // a TCP peer's, from accept4
     std::array<char, peer_text_bytes> peer_text_{};
     std::size_t peer_size_ = 0;
 };

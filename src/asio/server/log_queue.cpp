@@ -70,7 +70,8 @@ log_line_builder& log_line_builder::operator<<(std::chrono::milliseconds duratio
     return *this << ms / 1000 << "." << (ms % 1000) / 100 << " s";
 }
 
-std::size_t describe_peer(int fd, int family, std::array<char, peer_text_bytes>& out) noexcept {
+std::size_t describe_peer(int fd, int family, const sockaddr_storage& address,
+                          std::array<char, peer_text_bytes>& out) noexcept {
     int written = -1;
     if (family == AF_UNIX) {
         ucred credentials{};
@@ -80,19 +81,15 @@ std::size_t describe_peer(int fd, int family, std::array<char, peer_text_bytes>&
                                     static_cast<unsigned long>(credentials.uid));
         }
     } else {
-        sockaddr_storage address{};
-        socklen_t size = sizeof address;
         char text[INET6_ADDRSTRLEN] = {};
-        if (::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0) {
-            if (address.ss_family == AF_INET) {
-                const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
-                ::inet_ntop(AF_INET, &v4.sin_addr, text, sizeof text);
-                written = std::snprintf(out.data(), out.size(), "%s:%u", text, unsigned{ntohs(v4.sin_port)});
-            } else if (address.ss_family == AF_INET6) {
-                const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
-                ::inet_ntop(AF_INET6, &v6.sin6_addr, text, sizeof text);
-                written = std::snprintf(out.data(), out.size(), "[%s]:%u", text, unsigned{ntohs(v6.sin6_port)});
-            }
+        if (address.ss_family == AF_INET) {
+            const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
+            ::inet_ntop(AF_INET, &v4.sin_addr, text, sizeof text);
+            written = std::snprintf(out.data(), out.size(), "%s:%u", text, unsigned{ntohs(v4.sin_port)});
+        } else if (address.ss_family == AF_INET6) {
+            const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
+            ::inet_ntop(AF_INET6, &v6.sin6_addr, text, sizeof text);
+            written = std::snprintf(out.data(), out.size(), "[%s]:%u", text, unsigned{ntohs(v6.sin6_port)});
         }
     }
     if (written <= 0) written = std::snprintf(out.data(), out.size(), "unknown");
@@ -136,7 +133,8 @@ log_queue::~log_queue() {
     {
         std::lock_guard lock(mutex_);
         closing_ = true;
-        close_deadline_ = clock::now() + limits_.flush_timeout;
+        // One budget in all: a flush that ran out of it leaves none here.
+        close_deadline_ = flush_ran_out_ ? clock::now() : clock::now() + limits_.flush_timeout;
     }
     wake_.notify_one();
     thread_.join();
@@ -159,6 +157,7 @@ bool log_queue::admit(log_event kind, log_level level) noexcept {
     const bool first = k.suppressed == 0;
     if (first) {
         k.suppressed_since = k.window_start;
+        k.summary_due = k.window_start + limits_.interval;
         k.worst = level;
     }
     ++k.suppressed;
@@ -201,7 +200,7 @@ log_level log_queue::pop(std::string& out) noexcept {
     return e.level;
 }
 
-bool log_queue::take_report(clock::time_point now, bool closing, std::string& out, log_level& level) noexcept {
+bool log_queue::take_report(clock::time_point now, bool ending, std::string& out, log_level& level) noexcept {
     log_line_builder line;
     if (entry_count_ == 0 && dropped_ != 0) {
         line << "log queue full: " << dropped_ << " line(s) dropped (the log hook could not keep up)";
@@ -213,7 +212,7 @@ bool log_queue::take_report(clock::time_point now, bool closing, std::string& ou
     }
     for (std::size_t i = 0; i < kinds_.size(); ++i) {
         kind_state& k = kinds_[i];
-        if (k.suppressed == 0 || (!closing && now < k.window_start + limits_.interval)) continue;
+        if (k.suppressed == 0 || (!ending && now < k.summary_due)) continue;
         line << "rate limit: " << k.suppressed << " more " << describe(static_cast<log_event>(i))
              << " line(s) in the last "
              << std::chrono::duration_cast<std::chrono::milliseconds>(now - k.suppressed_since) << " (at most "
@@ -230,7 +229,7 @@ bool log_queue::take_report(clock::time_point now, bool closing, std::string& ou
 log_queue::clock::time_point log_queue::next_summary_due() const noexcept {
     auto due = clock::time_point::max();
     for (const kind_state& k : kinds_) {
-        if (k.suppressed != 0) due = std::min(due, k.window_start + limits_.interval);
+        if (k.suppressed != 0) due = std::min(due, k.summary_due);
     }
     return due;
 }
@@ -256,7 +255,7 @@ void log_queue::run() noexcept {
             level = pop(line);
             have_line = true;
         } else if (!out_of_time) {
-            have_line = take_report(now, closing_, line, level);
+            have_line = take_report(now, closing_ || flushing_, line, level);
         }
         if (!have_line) {
             // Closing: done, or out of time (what is still queued is dropped).
@@ -282,7 +281,14 @@ void log_queue::run() noexcept {
 void log_queue::flush(std::chrono::milliseconds limit) noexcept {
     if (!thread_.joinable()) return;
     std::unique_lock lock(mutex_);
-    drained_.wait_for(lock, limit, [this] { return closing_ || (entry_count_ == 0 && dropped_ == 0 && !delivering_); });
+    flushing_ = true;
+    wake_.notify_one();
+    const bool drained = drained_.wait_for(lock, limit, [this] {
+        return closing_ || (entry_count_ == 0 && dropped_ == 0 && !delivering_ &&
+                            std::all_of(kinds_.begin(), kinds_.end(), [](const kind_state& k) { return k.suppressed == 0; }));
+    });
+    flushing_ = false;
+    if (!drained) flush_ran_out_ = true;
 }
 
 }  // namespace scgi::detail

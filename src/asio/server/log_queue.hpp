@@ -22,6 +22,8 @@
 #include <type_traits>
 #include <vector>
 
+#include <sys/socket.h>
+
 namespace scgi::detail {
 
 // What a line is about: the rate limit counts each kind on its own.
@@ -84,10 +86,13 @@ private:
 inline constexpr std::size_t peer_text_bytes = 64;
 
 // Writes who is at the other end of the connected socket `fd` (of address
-// `family`) into `out`, for log lines: `address:port` (IPv6 in brackets), or
-// `unix:pid=<pid>,uid=<uid>` (SO_PEERCRED); "unknown" if the system cannot
-// tell (a TCP peer that has reset the connection). Returns the size written.
-std::size_t describe_peer(int fd, int family, std::array<char, peer_text_bytes>& out) noexcept;
+// `family`) into `out`, for log lines: `address:port` (IPv6 in brackets)
+// from `address`, the peer's address as accept4 gave it (getpeername fails
+// once the peer has reset the connection), or `unix:pid=<pid>,uid=<uid>`
+// (SO_PEERCRED, kept by the socket from the connect on); "unknown" if the
+// system cannot tell. Returns the size written.
+std::size_t describe_peer(int fd, int family, const sockaddr_storage& address,
+                          std::array<char, peer_text_bytes>& out) noexcept;
 
 // What an exception says, for a log line.
 std::string describe(std::exception_ptr failure);
@@ -100,8 +105,9 @@ public:
     // Validates the options' log_limits (std::invalid_argument) and starts
     // the log thread, unless there is no hook.
     explicit log_queue(const server_options& options);
-    // Hands what is queued to the hook for at most flush_timeout, then ends
-    // the log thread (waiting for the hook's call in progress).
+    // Hands what is queued to the hook for at most flush_timeout (nothing
+    // more if a flush() ran out of time already: the sink is stuck), then
+    // ends the log thread (waiting for the hook's call in progress).
     ~log_queue();
     log_queue(const log_queue&) = delete;
     log_queue& operator=(const log_queue&) = delete;
@@ -124,8 +130,9 @@ public:
         push(level, line.text());
     }
 
-    // Waits until every line queued so far has been handed to the hook, for
-    // at most `limit`.
+    // Waits until every line queued so far, and the summary of every line
+    // the rate limit held back (given now, due or not), has been handed to
+    // the hook, for at most `limit`. For the end of a run.
     void flush(std::chrono::milliseconds limit) noexcept;
 
 private:
@@ -137,6 +144,10 @@ private:
         unsigned admitted = 0;          // lines let through in the window
         std::uint64_t suppressed = 0;   // lines counted and not reported yet
         clock::time_point suppressed_since{};
+        // When the summary of `suppressed` is due: the end of the window of
+        // the first suppressed line, fixed then, so that a steady flood
+        // (which opens a window after each) cannot put it off.
+        clock::time_point summary_due{};
         log_level worst = log_level::info;
     };
     struct entry {
@@ -150,8 +161,8 @@ private:
     // Under the lock: takes the oldest line into `out`.
     log_level pop(std::string& out) noexcept;
     // Under the lock: a line that is due (a drop report or a rate-limit
-    // summary) into `out`, or false.
-    bool take_report(clock::time_point now, bool closing, std::string& out, log_level& level) noexcept;
+    // summary; every summary is when `ending`) into `out`, or false.
+    bool take_report(clock::time_point now, bool ending, std::string& out, log_level& level) noexcept;
     clock::time_point next_summary_due() const noexcept;
     void deliver(log_level level, std::string_view text) noexcept;
 
@@ -173,6 +184,8 @@ private:
     std::array<kind_state, log_event_count> kinds_{};
     bool delivering_ = false;
     bool closing_ = false;
+    bool flushing_ = false;       // a flush() waits: summaries are given at once
+    bool flush_ran_out_ = false;  // a flush() timed out: the destruction does not wait again
     clock::time_point close_deadline_{};
     std::thread thread_;
 };

@@ -71,11 +71,8 @@ public:
     // True if the filter checks this listener's peers.
     bool active() const noexcept { return checks_addresses_ || checks_credentials_; }
 
-    // True if accept4 should report the peer's address (the filter needs it).
-    bool wants_address() const noexcept { return checks_addresses_; }
-
     // True if the peer accepted as `fd` (with `address`, `length` valid
-    // bytes, when `wants_address()`) is to be served. If not, logs the
+    // bytes, as accept4 gave them) is to be served. If not, logs the
     // refusal (rate-limited); the caller closes `fd`.
     bool admit(int fd, const sockaddr_storage& address, socklen_t length);
 

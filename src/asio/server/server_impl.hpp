@@ -91,9 +91,9 @@ struct server::impl {
     // --- Accepting (accept_loop.cpp) ---
     asio::awaitable<void> accept_loop(listening_socket& listener);
     void end_accept_loop(listening_socket::acceptor_type& acceptor);
-    bool hand_over_now(int fd, int family);
-    asio::awaitable<bool> hand_over_when_free(int fd, int family);
-    void start(detail::connection_slot& slot, int fd, int family);
+    bool hand_over_now(int fd, int family, const sockaddr_storage& peer);
+    asio::awaitable<bool> hand_over_when_free(int fd, int family, sockaddr_storage peer);
+    void start(detail::connection_slot& slot, int fd, int family, const sockaddr_storage& peer);
 
     // --- Serving a connection (connection_worker.cpp) ---
     asio::awaitable<void> work(detail::connection_slot& c);
