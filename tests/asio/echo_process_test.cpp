@@ -9,6 +9,7 @@
 #include "temp_dir.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -18,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -25,6 +27,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -39,15 +42,17 @@ using scgi::test::send_all;
 using scgi::test::temp_dir;
 
 // Connects `fd` to `address` with 20 s send and receive timeouts; -1 (and
-// `fd` closed) on failure.
+// `fd` closed) on failure. The timeouts are set first: a Unix socket's
+// connect waits on a full listen backlog (a stalled server) for at most the
+// send timeout.
 int connect_with_timeouts(int fd, const sockaddr* address, socklen_t size) {
+    timeval tv{20, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     if (::connect(fd, address, size) != 0) {
         ::close(fd);
         return -1;
     }
-    timeval tv{20, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     return fd;
 }
 
@@ -313,28 +318,67 @@ TEST(EchoProcess, DescriptorExhaustionBacksOffInsteadOfSpinning) {
 }
 
 
-// A stderr that nobody reads and that stays open: a FIFO whose read end the
-// test holds and never reads, shrunk to one page, so a server that writes
-// its log lines in place blocks once a few dozen lines are in it.
+// A stderr that nobody reads, that stays open, and that is full before the
+// server writes its first line: a FIFO (shrunk to one page) whose read end
+// the test holds and never reads, and which the test fills through a write
+// end of its own, opened non-blocking, until a write gets EAGAIN. Full, not
+// merely unread: the rate limit cuts a flood to a dozen lines, which an empty
+// pipe would take whole, so a server that writes its log lines in place
+// (blocking) would pass unnoticed. The child opens the FIFO by its path, so
+// its stderr is a blocking descriptor of the same pipe (as a real stderr
+// pipe is), unaffected by the test's O_NONBLOCK.
 class unread_stderr {
 public:
     explicit unread_stderr(const std::string& path) : path_(path) {
         if (::mkfifo(path.c_str(), 0600) != 0) return;
         read_end_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-        if (read_end_ >= 0) ::fcntl(read_end_, F_SETPIPE_SZ, 4096);
+        if (read_end_ < 0) return;
+        ::fcntl(read_end_, F_SETPIPE_SZ, 4096);
+        write_end_ = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (write_end_ < 0) return;
+        // Large writes, then single bytes, until the pipe takes nothing more.
+        const std::string chunk(4096, 'x');
+        for (std::size_t size : {chunk.size(), std::size_t{1}}) {
+            for (;;) {
+                const ssize_t n = ::write(write_end_, chunk.data(), size);
+                if (n > 0) {
+                    filled_ += static_cast<std::size_t>(n);
+                    continue;
+                }
+                if (n < 0 && errno == EINTR) continue;
+                break;
+            }
+        }
     }
     ~unread_stderr() {
+        if (write_end_ >= 0) ::close(write_end_);
         if (read_end_ >= 0) ::close(read_end_);
     }
     unread_stderr(const unread_stderr&) = delete;
     unread_stderr& operator=(const unread_stderr&) = delete;
 
-    bool ready() const { return read_end_ >= 0; }
+    bool ready() const { return read_end_ >= 0 && write_end_ >= 0 && filled_ > 0; }
     const std::string& path() const { return path_; }
+
+    // True if the pipe takes not one more byte: a non-blocking write of one
+    // byte gets EAGAIN.
+    bool full() const {
+        const char byte = 'x';
+        return ::write(write_end_, &byte, 1) < 0 && errno == EAGAIN;
+    }
+    // The bytes in the pipe: the test's filling alone as long as nobody has
+    // read it and nothing else got in.
+    std::size_t unread() const {
+        int n = -1;
+        return ::ioctl(read_end_, FIONREAD, &n) == 0 && n >= 0 ? static_cast<std::size_t>(n) : 0;
+    }
+    std::size_t filled() const { return filled_; }
 
 private:
     std::string path_;
     int read_end_ = -1;
+    int write_end_ = -1;
+    std::size_t filled_ = 0;
 };
 
 // `request` to `socket_path`; the answer, or what came within `limit` of
@@ -363,9 +407,10 @@ std::string exchange_within(const std::string& socket_path, std::string_view req
 }
 
 // 1,500 clients that connect, send the start of a head ("100:") and close:
-// each is worth a warning, far more than the stderr pipe holds. Logging must
-// not stall serving (issue 10): the log lines wait in a bounded queue, off
-// the serving thread, and a flood of one kind is summarised.
+// each is worth a warning, and the stderr pipe takes none of them (it is
+// full). Logging must not stall serving (issue 10): the log lines wait in a
+// bounded queue, off the serving thread, and a flood of one kind is
+// summarised.
 void flood_with_half_heads(const std::string& socket_path) {
     for (int i = 0; i < 1500; ++i) {
         const int fd = connect_unix(socket_path);
@@ -375,7 +420,7 @@ void flood_with_half_heads(const std::string& socket_path) {
     }
 }
 
-// The echo with a stderr nobody reads, after the flood.
+// The echo with a full stderr nobody reads (filled before the echo starts).
 struct flooded_echo {
     temp_dir dir;
     std::string socket_path = dir.file("echo.sock");
@@ -383,12 +428,21 @@ struct flooded_echo {
     echo_process echo{socket_path, err.path()};
 };
 
+// The stderr pipe is full, and stays so: the server's log lines never get in.
+void expect_full_and_unread(const unread_stderr& err, std::string_view when) {
+    EXPECT_TRUE(err.full()) << "stderr is not full " << when;
+    EXPECT_EQ(err.unread(), err.filled()) << "stderr was read or written " << when;
+}
+
 TEST(EchoProcess, AStderrNobodyReadsDoesNotStallServing) {
     flooded_echo f;
     ASSERT_TRUE(f.err.ready());
     ASSERT_TRUE(f.echo.wait_listening());
+    ASSERT_TRUE(f.err.full()) << "stderr is not full before the flood";
+    ASSERT_EQ(f.err.unread(), f.err.filled());
     flood_with_half_heads(f.socket_path);
     const std::string ok = exchange_within(f.socket_path, netstring_head("/echo", 2) + "ok", 5s);
+    expect_full_and_unread(f.err, "after the request");
     ASSERT_GE(ok.size(), 2u) << "no answer within 5 s";
     EXPECT_EQ(ok.substr(0, 15), "Status: 200 OK\r");
     EXPECT_EQ(ok.substr(ok.size() - 2), "ok");
@@ -398,11 +452,14 @@ TEST(EchoProcess, AStderrNobodyReadsDoesNotStopItFromStopping) {
     flooded_echo f;
     ASSERT_TRUE(f.err.ready());
     ASSERT_TRUE(f.echo.wait_listening());
+    ASSERT_TRUE(f.err.full()) << "stderr is not full before the flood";
+    ASSERT_EQ(f.err.unread(), f.err.filled());
     flood_with_half_heads(f.socket_path);
     ASSERT_EQ(::kill(f.echo.pid(), SIGTERM), 0);
     // The stop waits for the log sink a bounded time (log_limits's
     // flush_timeout, 1 s, plus 100 ms for a line stderr does not take).
     EXPECT_EQ(f.echo.wait_exit(5s), 0);
+    expect_full_and_unread(f.err, "after the stop");
 }
 
 }  // namespace

@@ -13,6 +13,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -329,33 +331,136 @@ TEST(Log, ABlockedHookDoesNotStallServingAndDropsAreReported) {
     EXPECT_EQ(log.count("400 Bad Request"), 4u);
 }
 
-// Destroying a server waits for its log sink at most flush_timeout (plus
-// the line in progress): lines still queued then are dropped.
+// A log hook that is stuck, not slow: each call waits until the test lets
+// it through (`release_one`: one call; `open`: every call from then on), so
+// how many lines reach it does not depend on the machine's speed. Each call
+// waits at most 30 s, so that a test that fails before releasing it cannot
+// hang (a hook must return in bounded time: destruction waits for the call
+// in progress).
+class gated_hook {
+public:
+    scgi::log_function hook() {
+        return [this](scgi::log_level, std::string_view) {
+            std::unique_lock lock(mutex_);
+            ++held_;
+            changed_.notify_all();
+            changed_.wait_for(lock, 30s, [this] { return open_ || permits_ > 0; });
+            if (!open_ && permits_ > 0) --permits_;
+            --held_;
+            ++returned_;
+        };
+    }
+    // Waits (at most `limit`) until a call is held.
+    bool wait_held(std::chrono::milliseconds limit) {
+        std::unique_lock lock(mutex_);
+        return changed_.wait_for(lock, limit, [this] { return held_ > 0; });
+    }
+    void release_one() {
+        {
+            std::lock_guard lock(mutex_);
+            ++permits_;
+        }
+        changed_.notify_all();
+    }
+    void open() {
+        {
+            std::lock_guard lock(mutex_);
+            open_ = true;
+        }
+        changed_.notify_all();
+    }
+    int returned() {
+        std::lock_guard lock(mutex_);
+        return returned_;
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    int held_ = 0;
+    int permits_ = 0;
+    int returned_ = 0;
+    bool open_ = false;
+};
+
+// Destroying a server waits for its log sink a bounded time: the lines
+// still queued after flush_timeout are dropped; only the hook's call in
+// progress is waited for. The hook is stuck from the first line on, with 100
+// lines queued behind it; the test holds each call it gets well past the
+// flush deadline (3 × flush_timeout), then lets that one call through. A
+// destruction that gives up on the queue at its deadline returns once the
+// call in progress does, after one or two such holds; one that waits for
+// the queue without limit would take 100 of them, and does not return
+// within 20 × flush_timeout. The bound is far above the deadline(s) plus
+// one hold, so a slow machine does not reach it, and far below forever.
 TEST(Log, DestructionWaitsForTheSinkABoundedTime) {
-    std::atomic<int> delivered{0};
+    constexpr std::chrono::milliseconds flush_timeout = 100ms;
+    constexpr int queued = 100;
+    gated_hook gate;
     scgi::server_options options = quick_options();
     options.handle_signals = false;
-    options.log_limits.lines_per_interval = 0;
-    options.log_limits.flush_timeout = 100ms;
-    options.log = [&](scgi::log_level, std::string_view) {
-        std::this_thread::sleep_for(50ms);
-        ++delivered;
-    };
-    std::chrono::steady_clock::duration took{};
-    {
-        auto server = std::make_unique<scgi::server>(scgi::test::test_app{}.handler(), options);
-        scgi::test::temp_dir dir;
-        const auto where = server->listen(scgi::endpoint::unix_socket(dir.file("s.sock")));
-        server->start();
-        // 100 lines: 5 s of hook at 50 ms each.
-        for (int i = 0; i < 100; ++i) EXPECT_EQ(status_of(scgi::test::round_trip(where, "0:,")), 400);
-        const auto started = std::chrono::steady_clock::now();
+    options.log_limits.lines_per_interval = 0;  // no rate limit: every line reaches the queue
+    options.log_limits.flush_timeout = flush_timeout;
+    options.log = gate.hook();
+    scgi::test::temp_dir dir;
+    auto server = std::make_unique<scgi::server>(scgi::test::test_app{}.handler(), options);
+    // Whatever fails below, the hook lets everything through before the
+    // server (if still there) is destroyed.
+    struct open_on_exit {
+        gated_hook& gate;
+        ~open_on_exit() { gate.open(); }
+    } opener{gate};
+    const auto where = server->listen(scgi::endpoint::unix_socket(dir.file("s.sock")));
+    server->start();
+    ASSERT_TRUE(gate.wait_held(10s));  // "listening on" is stuck in the hook
+    for (int i = 0; i < queued; ++i) ASSERT_EQ(status_of(scgi::test::round_trip(where, "0:,")), 400);
+
+    // The destruction on a thread of its own: one that waits for the sink
+    // without limit fails the test instead of hanging it.
+    std::mutex mutex;
+    std::condition_variable destroyed_cv;
+    bool destroyed = false;
+    const auto started = std::chrono::steady_clock::now();
+    std::thread destroyer([&] {
         server.reset();
-        took = std::chrono::steady_clock::now() - started;
+        {
+            std::lock_guard lock(mutex);
+            destroyed = true;
+        }
+        destroyed_cv.notify_all();
+    });
+    const auto hold = 3 * flush_timeout;
+    const auto limit = started + 20 * flush_timeout;
+    bool in_time = false;
+    int released = 0;
+    {
+        std::unique_lock lock(mutex);
+        for (auto next = started + hold;;) {
+            in_time = destroyed_cv.wait_until(lock, std::min(next, limit), [&] { return destroyed; });
+            if (in_time || std::chrono::steady_clock::now() >= limit) break;
+            gate.release_one();
+            ++released;
+            next = std::chrono::steady_clock::now() + hold;
+        }
     }
-    // wait() and the destruction each give the sink flush_timeout.
-    EXPECT_LT(took, 2s);
-    EXPECT_LT(delivered.load(), 60);
+    const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - started;
+    const int delivered_in_time = gate.returned();
+    // Unstick the hook for good, then the destruction ends (at most 30 s
+    // more, else the test cannot go on safely: the thread uses its stack).
+    gate.open();
+    {
+        std::unique_lock lock(mutex);
+        if (!destroyed_cv.wait_for(lock, 30s, [&] { return destroyed; })) {
+            ADD_FAILURE() << "the destruction did not end even with the hook unstuck";
+            std::abort();
+        }
+    }
+    destroyer.join();
+
+    EXPECT_TRUE(in_time) << "the destruction did not return within 20 x flush_timeout (" << took.count()
+                         << " ms, " << released << " line(s) let through one at a time)";
+    // The queued lines were dropped, not handed to the hook once it was unstuck.
+    EXPECT_LT(gate.returned(), queued) << delivered_in_time << " line(s) had reached the hook in time";
 }
 
 // The default hook with a stderr that takes nothing (a full pipe nobody
