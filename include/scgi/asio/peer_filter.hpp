@@ -121,7 +121,9 @@ struct peer_filter {
     /// Peers remembered for `refusal_log_interval`, per listener, in a table
     /// allocated once when the listener starts. When more distinct peers are
     /// refused within one interval, the others share one line per interval:
-    /// a flood from many addresses costs neither memory nor log lines.
+    /// a flood from many addresses costs neither memory nor log lines. A
+    /// peer whose interval is over gives its place to a new one, whose line
+    /// then also counts the old peer's refusals not yet logged.
     std::size_t refusal_log_peers = 64;
 
     /// True if TCP peers are checked (`allowed_addresses` is not empty).
