@@ -85,6 +85,38 @@ TEST(AddressPrefix, ParsesAddressesAndPrefixes) {
     }
 }
 
+// inet_pton reads a C string: a NUL would end the address early and let
+// whatever follows it pass unread.
+TEST(AddressPrefix, RefusesANulByteAnywhereInTheAddress) {
+    using namespace std::string_literals;
+    const struct {
+        std::string text;
+        scgi::error expected;
+    } cases[] = {
+        {"10.0.0.1\0junk"s, scgi::error::address_prefix_invalid},
+        {"10.0.0.1\0"s, scgi::error::address_prefix_invalid},
+        {"\0"s, scgi::error::address_prefix_invalid},
+        {"10.0.0.0\0/8"s, scgi::error::address_prefix_invalid},
+        {"::1\0"s, scgi::error::address_prefix_invalid},
+        {"10.0.0.0/8\0"s, scgi::error::address_prefix_length_invalid},
+    };
+    for (const auto& c : cases) {
+        ASSERT_NE(c.text.find('\0'), std::string::npos);
+        std::error_code ec;
+        const address_prefix prefix = address_prefix::parse(c.text, ec);
+        EXPECT_EQ(ec, c.expected) << c.text.size() << " bytes: " << ec.message();
+        EXPECT_EQ(prefix, address_prefix());
+    }
+    // The throwing form's what() shows the NUL rather than ending at it.
+    try {
+        (void)address_prefix::parse("10.0.0.1\0junk"s);
+        FAIL() << "no exception";
+    } catch (const std::system_error& e) {
+        EXPECT_EQ(e.code(), scgi::error::address_prefix_invalid);
+        EXPECT_NE(std::string(e.what()).find(R"("10.0.0.1\0junk")"), std::string::npos) << e.what();
+    }
+}
+
 TEST(AddressPrefix, RefusesWhatIsNotAPrefixNamingTheProblem) {
     const struct {
         const char* text;
