@@ -9,13 +9,8 @@
 namespace scgi {
 namespace {
 
-constexpr bool is_blank(char c) noexcept { return c == ' ' || c == '\t'; }
-
-std::string_view trim_blanks(std::string_view s) noexcept {
-    while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
-    while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
-    return s;
-}
+using detail::is_blank;
+using detail::trim_blanks;
 
 // Parses "NNN" or "NNN reason" (the rest of a status line or a Status value).
 // Returns false if it is neither.

@@ -80,7 +80,8 @@ enum class error {
     nul_in_value,
     /// A CONTENT_LENGTH given to the encoder differs from the body length;
     /// or a server handler wrote more body than its response head's
-    /// Content-Length (`response_writer::write`).
+    /// Content-Length (`response_writer::write`), or gave a head whose
+    /// Content-Length is no one decimal length (`response_writer::write_head`).
     content_length_mismatch,
     /// A response header name given to the builder is empty or not an HTTP
     /// token.

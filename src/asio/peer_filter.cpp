@@ -60,8 +60,11 @@ address_prefix address_prefix::parse(std::string_view text, std::error_code& ec)
     ec.clear();
     const auto slash = text.find('/');
     const std::string_view address_text = text.substr(0, slash);
-    // Longer than any numeric address: refused before copying it.
-    if (address_text.empty() || address_text.size() >= INET6_ADDRSTRLEN) {
+    // Longer than any numeric address: refused before copying it. A NUL
+    // would end the C string inet_pton reads, which would then never see
+    // what follows it ("10.0.0.1\0junk" would pass as 10.0.0.1).
+    if (address_text.empty() || address_text.size() >= INET6_ADDRSTRLEN ||
+        address_text.find('\0') != std::string_view::npos) {
         ec = error::address_prefix_invalid;
         return {};
     }
@@ -104,7 +107,12 @@ address_prefix address_prefix::parse(std::string_view text, std::error_code& ec)
 address_prefix address_prefix::parse(std::string_view text) {
     std::error_code ec;
     address_prefix prefix = parse(text, ec);
-    if (ec) throw std::system_error(ec, "scgi::address_prefix::parse(\"" + std::string(text) + "\")");
+    if (ec) {
+        // what() is a C string: a NUL in the text is shown, not left to cut it.
+        std::string quoted;
+        for (const char c : text) quoted += c == '\0' ? std::string_view("\\0") : std::string_view(&c, 1);
+        throw std::system_error(ec, "scgi::address_prefix::parse(\"" + quoted + "\")");
+    }
     return prefix;
 }
 

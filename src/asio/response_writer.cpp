@@ -60,20 +60,58 @@ std::string& begin_head(detail::response_state& r) {
     return r.out;
 }
 
-// The Content-Length `head` declares; no limit without one (or with one that
-// is not a number: the front end cannot use it either).
-std::uint64_t declared_length(const response_head& head) noexcept {
-    const auto value = head.find("Content-Length");
-    std::uint64_t length = 0;
-    if (!value || detail::parse_decimal(*value, length) != 0) return detail::response_state::no_body_limit;
-    return length;
+// The body length `head` declares in `length` (no_body_limit without a
+// Content-Length), or why it declares none that can be relied on. Each
+// Content-Length line, and each element of a comma-separated list in one,
+// must be decimal digits (spaces and tabs around them are RFC 9110's OWS),
+// and all must be equal (RFC 9110 §8.6: repeats of one value are one
+// length). Anything else would leave the front end to guess where the body
+// ends: a guess that differs from ours lets a body pass for a response.
+const char* declared_length(const response_head& head, std::uint64_t& length) noexcept {
+    std::uint64_t declared = detail::response_state::no_body_limit;
+    bool found = false;
+    for (const header h : head) {
+        if (!detail::iequals(h.name, "Content-Length")) continue;
+        std::string_view list = h.value;
+        for (;;) {
+            const auto comma = list.find(',');
+            std::uint64_t value = 0;
+            if (detail::parse_decimal(detail::trim_blanks(list.substr(0, comma)), value) != 0) {
+                return "is not a decimal number of at most 64 bits";
+            }
+            if (found && value != declared) return "is stated more than once with different values";
+            found = true;
+            declared = value;
+            if (comma == std::string_view::npos) break;
+            list.remove_prefix(comma + 1);
+        }
+    }
+    length = declared;
+    return nullptr;
+}
+
+// Sets the body limit `head` declares. A Content-Length that declares none
+// to rely on refuses the response: nothing of it is sent, the handler's
+// writes return content_length_mismatch, and the server answers 500 once the
+// handler returns. Logged once.
+void limit_body(detail::connection_slot& c, const response_head& head) {
+    detail::response_state& r = c.response;
+    const char* const problem = declared_length(head, r.body_allowed);
+    if (problem == nullptr) return;
+    r.write_error = error::content_length_mismatch;
+    r.refusal_status = 500;
+    const request_head& req = c.request.parser.head();
+    c.log(detail::log_event::handler_failed, log_level::error, [&](auto& line) {
+        line << "handler's response Content-Length " << problem << " on " << req.method() << " " << req.uri()
+             << ": the response is not sent, 500 instead";
+    });
 }
 
 }  // namespace
 
 void response_writer::write_head(const response_head& head) {
     head.serialize(begin_head(slot_->response));
-    slot_->response.body_allowed = declared_length(head);
+    limit_body(*slot_, head);
 }
 
 asio::awaitable<io_result> response_writer::write(std::string_view body_piece) {
@@ -124,7 +162,7 @@ asio::awaitable<io_result> response_writer::send(const response& whole) {
     std::string& out = begin_head(slot_->response);
     if (whole.head.find("Content-Length")) {
         whole.head.serialize(out);
-        slot_->response.body_allowed = declared_length(whole.head);
+        limit_body(*slot_, whole.head);
     } else {
         whole.head.serialize(out, whole.body.size());
         slot_->response.body_allowed = whole.body.size();  // the length send() declared

@@ -17,7 +17,11 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
+#include <cstring>
 #include <string>
+#include <thread>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -78,6 +82,38 @@ TEST(AddressPrefix, ParsesAddressesAndPrefixes) {
         EXPECT_EQ(prefix.to_string(), c.canonical) << c.text;
         EXPECT_EQ(prefix.is_v4(), c.is_v4) << c.text;
         EXPECT_EQ(address_prefix::parse(prefix.to_string()), prefix) << c.text;  // reads its own text back
+    }
+}
+
+// inet_pton reads a C string: a NUL would end the address early and let
+// whatever follows it pass unread.
+TEST(AddressPrefix, RefusesANulByteAnywhereInTheAddress) {
+    using namespace std::string_literals;
+    const struct {
+        std::string text;
+        scgi::error expected;
+    } cases[] = {
+        {"10.0.0.1\0junk"s, scgi::error::address_prefix_invalid},
+        {"10.0.0.1\0"s, scgi::error::address_prefix_invalid},
+        {"\0"s, scgi::error::address_prefix_invalid},
+        {"10.0.0.0\0/8"s, scgi::error::address_prefix_invalid},
+        {"::1\0"s, scgi::error::address_prefix_invalid},
+        {"10.0.0.0/8\0"s, scgi::error::address_prefix_length_invalid},
+    };
+    for (const auto& c : cases) {
+        ASSERT_NE(c.text.find('\0'), std::string::npos);
+        std::error_code ec;
+        const address_prefix prefix = address_prefix::parse(c.text, ec);
+        EXPECT_EQ(ec, c.expected) << c.text.size() << " bytes: " << ec.message();
+        EXPECT_EQ(prefix, address_prefix());
+    }
+    // The throwing form's what() shows the NUL rather than ending at it.
+    try {
+        (void)address_prefix::parse("10.0.0.1\0junk"s);
+        FAIL() << "no exception";
+    } catch (const std::system_error& e) {
+        EXPECT_EQ(e.code(), scgi::error::address_prefix_invalid);
+        EXPECT_NE(std::string(e.what()).find(R"("10.0.0.1\0junk")"), std::string::npos) << e.what();
     }
 }
 
@@ -260,6 +296,32 @@ TEST(RefusalLog, ManyPeersShareOneLinePerIntervalBeyondTheTable) {
     EXPECT_EQ(v.unlogged, 10000u);
 }
 
+// A verdict's fields, comparable and printable: log, untracked, unlogged, forgotten.
+std::tuple<bool, bool, std::uint64_t, std::uint64_t> fields(const refusal_log::verdict& v) {
+    return {v.log, v.untracked, v.unlogged, v.forgotten};
+}
+
+// A peer counted refusals after its line, then its interval ended without
+// another: the count was reported by no line. When a new peer takes its
+// place the count goes on the new peer's line, and a place with nothing
+// unlogged is taken first.
+TEST(RefusalLog, ATakenPlaceHandsItsUnloggedCountToTheNewPeersLine) {
+    using fields_t = decltype(fields({}));
+    refusal_log log(60s, 2);
+    const auto t0 = refusal_log::clock::time_point() + 1h;
+    EXPECT_TRUE(log.note(key(1), t0).log);
+    for (int i = 0; i < 3; ++i) EXPECT_FALSE(log.note(key(1), t0 + 1s).log);
+    EXPECT_TRUE(log.note(key(2), t0 + 2s).log);
+    // Both intervals over: the new peer takes key(2)'s place, which counted nothing.
+    EXPECT_EQ(fields(log.note(key(3), t0 + 62s)), fields_t(true, false, 0, 0));
+    // Only key(1)'s place is free to take now: its three refusals come along.
+    EXPECT_EQ(fields(log.note(key(4), t0 + 63s)), fields_t(true, false, 0, 3));
+    // Reported once: key(1) comes back as a new peer, with no place free.
+    EXPECT_EQ(fields(log.note(key(1), t0 + 64s)), fields_t(true, true, 0, 0));
+    // A tracked peer's own line never carries another's count.
+    EXPECT_EQ(fields(log.note(key(4), t0 + 200s)), fields_t(true, false, 0, 0));
+}
+
 TEST(RefusalLog, ZeroCapacityStillLogsOncePerInterval) {
     refusal_log log(60s, 0);
     const auto t0 = refusal_log::clock::time_point() + 1h;
@@ -371,6 +433,60 @@ TEST(PeerFilterServer, AFloodFromOnePeerIsLoggedOncePerInterval) {
     expect_served(unix_where);
     s.stop_and_wait();
     EXPECT_EQ(s.log.count("refused a connection"), 1u);
+}
+
+// Refused like expect_refused, connecting from `source` (any 127.0.0.0/8
+// address is the loopback's on Linux). False if `source` cannot be bound.
+bool refused_from(const char* source, const scgi::endpoint& where) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source, &from.sin_addr);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(where.port());
+    ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&from), sizeof from) != 0 ||
+        ::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
+        ::close(fd);
+        return false;
+    }
+    const timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    // A request, as a front end sends at once (a listener may not report a
+    // connection before its first byte): may fail once the server has closed.
+    const std::string bytes = request();
+    (void)::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    char byte = 0;
+    const ssize_t got = ::recv(fd, &byte, 1, 0);  // the close (or a reset), not a byte
+    const int end = got < 0 ? errno : 0;
+    ::close(fd);
+    EXPECT_LE(got, 0) << source;
+    EXPECT_TRUE(end == 0 || end == ECONNRESET) << std::strerror(end);
+    return true;
+}
+
+// A table of one place: the second peer takes the first one's place once its
+// interval is over, and its line reports the first one's unlogged refusal.
+TEST(PeerFilterServer, APeerLeavingTheTableLeavesItsUnloggedCountToTheNextLine) {
+    scgi::server_options options = short_timeouts();
+    options.peers.allowed_addresses = {address_prefix::parse("10.0.0.0/8")};
+    options.peers.refusal_log_interval = 1s;
+    options.peers.refusal_log_peers = 1;
+    running_server s(options);
+    const scgi::endpoint where = s.listen_tcp();
+    s.server->start();
+    if (!refused_from("127.0.0.2", where)) GTEST_SKIP() << "127.0.0.2 cannot be bound here";
+    ASSERT_TRUE(refused_from("127.0.0.2", where));  // counted, not logged
+    std::this_thread::sleep_for(1100ms);            // 127.0.0.2's interval is over
+    ASSERT_TRUE(refused_from("127.0.0.3", where));
+    s.stop_and_wait();
+    EXPECT_EQ(s.log.count("refused a connection from 127.0.0.2 on"), 1u);
+    EXPECT_TRUE(s.log.contains_now("refused a connection from 127.0.0.3 on " + where.to_string() +
+                                   " (not in peer_filter::allowed_addresses): closed without an answer; 1 "
+                                   "refusal(s) of a peer no longer tracked (this one took its place) went unlogged"))
+        << ::testing::PrintToString(s.log.all());
 }
 
 TEST(PeerFilterServer, UnixOwnUidIsServedOtherUidRefused) {

@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 #include <future>
+#include <map>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -220,6 +222,110 @@ TEST(ResponseWriter, NothingPastTheDeclaredContentLength) {
     EXPECT_EQ(send_results.get(), std::vector<std::error_code>{scgi::error::content_length_mismatch});
     s.stop_and_wait();  // every line is in: one per response, however many writes failed
     EXPECT_EQ(s.log.count("wrote more than its Content-Length"), 2u);
+}
+
+// Content-Length lines a handler's head may hold, and what the front end
+// gets when the handler then writes "hello world": a value is decimal
+// digits with optional spaces and tabs around them (RFC 9110's OWS), and
+// repeats, as lines or as a comma-separated list, must all be equal (RFC
+// 9110 §8.6). Any other head declares no length the front end and the
+// writer would agree on: it is not sent, the handler's writes fail, and the
+// front end gets a 500 instead of a body whose end it would have to guess.
+struct length_case {
+    std::vector<scgi::header> lines;
+    bool refused;  // else the front end gets "hello", the first 5 bytes
+};
+
+scgi::header cl(std::string_view value) { return {"Content-Length", value}; }
+
+const std::vector<length_case>& length_cases() {
+    static const std::vector<length_case> cases{
+        {{cl("5")}, false},
+        {{cl(" 5")}, false},
+        {{cl("5 \t")}, false},
+        {{cl("\t 5  ")}, false},
+        {{cl("5"), cl("5")}, false},
+        {{cl("5"), {"content-LENGTH", " 5 "}}, false},
+        {{cl("5, 5")}, false},
+        {{cl("5 ,\t5"), cl("5")}, false},
+        {{cl("5"), cl("7")}, true},
+        {{cl("7"), cl("5")}, true},
+        {{cl("5"), {"content-length", "7"}}, true},
+        {{cl("5, 7")}, true},
+        {{cl("5"), cl("abc")}, true},
+        {{cl("abc")}, true},
+        {{cl("")}, true},
+        {{cl(" \t ")}, true},
+        {{cl("5x")}, true},
+        {{cl("5 5")}, true},
+        {{cl("+5")}, true},
+        {{cl("-1")}, true},
+        {{cl("0x5")}, true},
+        {{cl("5,")}, true},
+        {{cl(",5")}, true},
+        {{cl("5,,5")}, true},
+        {{cl("18446744073709551616")}, true},  // 2^64
+    };
+    return cases;
+}
+
+TEST(ResponseWriter, ContentLengthIsOneDecimalValueOrTheResponseIsRefused) {
+    std::mutex mutex;
+    std::map<std::string, std::vector<std::error_code>> results;  // by path
+    scgi::server_options options;
+    options.log_limits.lines_per_interval = 0;  // every refusal's line, to count them
+    running_server s(options, [&](scgi::request& req, scgi::response_writer& res) -> asio::awaitable<void> {
+        const std::string path(req.head().path());
+        const length_case& c = length_cases().at(std::stoul(path.substr(path.rfind('/') + 1)));
+        std::vector<std::error_code> got;
+        if (path.starts_with("/send/")) {
+            scgi::response whole;
+            for (const scgi::header h : c.lines) whole.head.add(h.name, h.value);
+            whole.body = "hello world";
+            got.push_back(co_await res.send(whole));
+        } else {
+            scgi::response_head head;
+            for (const scgi::header h : c.lines) head.add(h.name, h.value);
+            res.write_head(head);
+            got.push_back(co_await res.write("hello"));
+            got.push_back(co_await res.write(" world"));
+            got.push_back(co_await res.finish());
+        }
+        std::lock_guard lock(mutex);
+        results[path] = got;
+    });
+    const auto where = s.listen_unix();
+    s.server->start();
+    std::size_t refusals = 0;
+    for (std::size_t i = 0; i < length_cases().size(); ++i) {
+        const length_case& c = length_cases()[i];
+        std::string lines;
+        for (const scgi::header h : c.lines) lines += std::string(h.name) + ": " + std::string(h.value) + "|";
+        for (const std::string& path : {"/write/" + std::to_string(i), "/send/" + std::to_string(i)}) {
+            const std::string response = round_trip(where, post(path, ""));
+            if (c.refused) {
+                ++refusals;
+                EXPECT_EQ(status_of(response), 500) << path << " " << lines << "\n" << response;
+                EXPECT_EQ(response.find("hello"), std::string::npos) << path << " " << lines;
+            } else {
+                EXPECT_EQ(status_of(response), 200) << path << " " << lines << "\n" << response;
+                EXPECT_EQ(body_of(response), "hello") << path << " " << lines;
+            }
+        }
+    }
+    s.stop_and_wait();
+    const std::error_code mismatch = scgi::error::content_length_mismatch;
+    for (std::size_t i = 0; i < length_cases().size(); ++i) {
+        const bool refused = length_cases()[i].refused;
+        const std::vector<std::error_code> written{refused ? mismatch : std::error_code{}, mismatch, mismatch};
+        EXPECT_EQ(results["/write/" + std::to_string(i)], written) << i;
+        EXPECT_EQ(results["/send/" + std::to_string(i)], std::vector<std::error_code>{mismatch}) << i;
+    }
+    EXPECT_EQ(s.log.count("handler's response Content-Length"), refusals);
+    EXPECT_TRUE(s.log.contains_now("handler's response Content-Length is stated more than once with different "
+                                   "values on POST /write/8: the response is not sent, 500 instead"));
+    EXPECT_TRUE(s.log.contains_now("handler's response Content-Length is not a decimal number of at most 64 bits "
+                                   "on POST /send/13: the response is not sent, 500 instead"));
 }
 
 // After a failed write every later one returns the same error and sends

@@ -9,12 +9,6 @@
 namespace scgi::tools {
 namespace {
 
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
 // A CLI11 validator from one of the parse_* functions below. CLI11 hands the
 // check a copy it may rewrite; these only look.
 template <class Parse>
@@ -35,7 +29,7 @@ std::optional<header_argument> parse_header_argument(std::string_view text, std:
     const auto colon = text.find(':');
     if (colon != std::string_view::npos) {
         out.name = text.substr(0, colon);
-        out.value = trim(text.substr(colon + 1));
+        out.value = detail::trim_blanks(text.substr(colon + 1));
         out.remove = out.value.empty();
     } else if (text.ends_with(';')) {
         out.name = text.substr(0, text.size() - 1);

@@ -38,7 +38,8 @@ public:
     /// names, no brackets, no zone); LENGTH is decimal. Errors (and a prefix
     /// matching nothing):
     /// - `error::address_prefix_invalid`: empty text, or ADDRESS is not a
-    ///   numeric IPv4 or IPv6 address;
+    ///   numeric IPv4 or IPv6 address (one holding a NUL byte is not, even
+    ///   if the bytes before the NUL are);
     /// - `error::address_prefix_length_invalid`: LENGTH is empty, not all
     ///   digits, or more than 32 (IPv4) or 128 (IPv6);
     /// - `error::address_prefix_host_bits_set`: ADDRESS has bits set past
@@ -47,7 +48,8 @@ public:
     static address_prefix parse(std::string_view text, std::error_code& ec);
 
     /// As above, but throws `std::system_error` carrying the same error
-    /// codes, its `what()` quoting `text`; for start-up code.
+    /// codes, its `what()` quoting `text` (a NUL byte written `\0`); for
+    /// start-up code.
     static address_prefix parse(std::string_view text);
 
     /// True if the socket address `address` (`length` bytes of it valid, as
@@ -121,7 +123,9 @@ struct peer_filter {
     /// Peers remembered for `refusal_log_interval`, per listener, in a table
     /// allocated once when the listener starts. When more distinct peers are
     /// refused within one interval, the others share one line per interval:
-    /// a flood from many addresses costs neither memory nor log lines.
+    /// a flood from many addresses costs neither memory nor log lines. A
+    /// peer whose interval is over gives its place to a new one, whose line
+    /// then also counts the old peer's refusals not yet logged.
     std::size_t refusal_log_peers = 64;
 
     /// True if TCP peers are checked (`allowed_addresses` is not empty).

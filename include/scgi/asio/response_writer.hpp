@@ -38,8 +38,17 @@ class response_writer {
 public:
     /// Sets the head (status and headers; CGI `Status:` form), which is held
     /// back and leaves with the first `write` or `finish`: no I/O here, so
-    /// nothing to wait for and nothing that can fail. Without a
-    /// Content-Length the body runs until the connection closes.
+    /// nothing to wait for. Without a Content-Length the body runs until the
+    /// connection closes. With one, the body is held to its length: each
+    /// Content-Length value is decimal digits, with optional spaces and tabs
+    /// around them (RFC 9110's OWS); a repeated Content-Length, as another
+    /// line or in a comma-separated list (`5, 5`), is accepted if every value
+    /// is the same (RFC 9110 §8.6). Any other Content-Length (not digits,
+    /// more than 64 bits, values that differ) declares no length the front
+    /// end could be relied on to read alike, so the response is refused:
+    /// nothing of it is sent, `write`, `finish` and `send` return
+    /// `error::content_length_mismatch`, a line is logged, and once the
+    /// handler returns the server answers 500 in its place.
     void write_head(const response_head& head);
 
     /// Writes body bytes (with the head first if it is still held back).
@@ -56,7 +65,7 @@ public:
     [[nodiscard]] asio::awaitable<io_result> finish();
 
     /// Writes a whole response in one go, adding Content-Length if the head
-    /// has none.
+    /// has none; one the head states is read as `write_head` reads it.
     [[nodiscard]] asio::awaitable<io_result> send(const response& whole);
 
     /// True once `write_head` (or `send`) was called.

@@ -28,6 +28,17 @@ constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
     return true;
 }
 
+/// RFC 9110 optional whitespace (OWS): a space or a horizontal tab.
+constexpr bool is_blank(char c) noexcept { return c == ' ' || c == '\t'; }
+
+/// `s` without the spaces and tabs at either end: an HTTP field value
+/// without the OWS around it (RFC 9110 §5.5).
+constexpr std::string_view trim_blanks(std::string_view s) noexcept {
+    while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
+    while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
+    return s;
+}
+
 /// The value of a hexadecimal digit, or -1 if `c` is not one.
 constexpr int hex_value(char c) noexcept {
     if (c >= '0' && c <= '9') return c - '0';

@@ -30,20 +30,28 @@ refusal_log::verdict refusal_log::note(const peer_key& peer, clock::time_point n
         ++found->unlogged;
         return {};
     }
-    // A new peer: a free place, or that of a peer whose interval is over
-    // (its unlogged count goes with it: it was refused less than once per
-    // interval, as far as anyone could tell).
+    // A new peer: a free place, or that of a peer whose interval is over.
+    // Such a peer may have refusals counted since its line that no line of
+    // its own reported: they go on this line, not away with the place. A
+    // place with none is taken first, so that a line speaks of other peers
+    // only when it must.
     entry* place = nullptr;
     if (entries_.size() < capacity_) {
         place = &entries_.emplace_back();
     } else {
-        const auto stale = std::find_if(entries_.begin(), entries_.end(), due);
-        if (stale != entries_.end()) place = &*stale;
+        for (entry& e : entries_) {
+            if (!due(e)) continue;
+            if (place == nullptr || e.unlogged == 0) place = &e;
+            if (e.unlogged == 0) break;
+        }
     }
     if (place != nullptr) {
+        const std::uint64_t forgotten = place->unlogged;
         place->peer = peer;
         place->unlogged = 0;
-        return line_for(*place, false);
+        verdict v = line_for(*place, false);
+        v.forgotten = forgotten;
+        return v;
     }
     if (!untracked_logged_ || due(untracked_)) {
         untracked_logged_ = true;
@@ -148,6 +156,10 @@ void peer_gate::line_for(const refusal_log::verdict& v, const std::string& who, 
         line += "; " + std::to_string(v.unlogged) +
                 (v.untracked ? " more from them refused unlogged since the last such line"
                              : " more from it refused unlogged since its last line");
+    }
+    if (v.forgotten > 0) {
+        line += "; " + std::to_string(v.forgotten) +
+                " refusal(s) of a peer no longer tracked (this one took its place) went unlogged";
     }
     logs_.post(log_event::peer_refused, log_level::warning, [&line](log_line_builder& out) { out << line; });
 }

@@ -21,9 +21,11 @@ class log_queue;
 
 // Decides which refusals get a log line: the first from each peer in each
 // interval. Remembers at most `capacity` peers (allocated once); a peer
-// whose line is older than the interval gives its place up. When every place
-// is taken by a peer refused within the interval, the others share one line
-// per interval. Not thread-safe: one per accept loop.
+// whose line is older than the interval gives its place up to a new peer,
+// and the refusals it had counted since its line (never logged, as no line
+// of its own followed) go on the new peer's line, so no count is lost. When
+// every place is taken by a peer whose line is within the interval, the
+// others share one line per interval. Not thread-safe: one per accept loop.
 class refusal_log {
 public:
     using clock = std::chrono::steady_clock;
@@ -35,15 +37,21 @@ public:
         bool operator==(const peer_key&) const = default;
     };
 
-    // What to do about one refusal.
+    // What to do about one refusal. `unlogged` and `forgotten` are only
+    // set when `log` is: a line reports them, or nothing does.
     struct verdict {
         bool log = false;            // write a line for this refusal
         bool untracked = false;      // the line stands for every peer the table had no room for
         std::uint64_t unlogged = 0;  // refusals (of this peer, or the untracked) not logged since the last line
+        std::uint64_t forgotten = 0;  // refusals of the peer whose place this one took, unlogged since its line
     };
 
     refusal_log(clock::duration interval, std::size_t capacity);
 
+    // Counts one refusal of `peer` at `now` (times never go back). A new
+    // peer takes a free place, else the place of a peer whose line is older
+    // than the interval, one with nothing unlogged first; the unlogged count
+    // of the peer it displaces comes back as `forgotten`.
     verdict note(const peer_key& peer, clock::time_point now) noexcept;
 
 private:
