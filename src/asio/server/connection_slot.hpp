@@ -110,7 +110,8 @@ struct response_state {
     std::error_code write_error;
     // What the server answers once the handler returns, if nothing went out
     // by then: the handler's response was refused because the body was too
-    // large to spool (413), idle (408) or the spool failed (500). 0: nothing.
+    // large to spool (413), idle (408), the spool failed (500) or its head's
+    // Content-Length was not one decimal value (500). 0: nothing.
     int refusal_status = 0;
     // Body bytes the handler may still write: its head's Content-Length less
     // what it wrote (no limit without one). Bytes past it are not sent.
