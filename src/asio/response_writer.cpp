@@ -68,20 +68,31 @@ std::string& begin_head(detail::response_state& r) {
 // length). Anything else would leave the front end to guess where the body
 // ends: a guess that differs from ours lets a body pass for a response.
 const char* declared_length(const response_head& head, std::uint64_t& length) noexcept {
+    constexpr std::string_view name = "Content-Length";
     std::uint64_t declared = detail::response_state::no_body_limit;
     bool found = false;
+    const auto agrees = [&](std::uint64_t value) {
+        const bool same = !found || value == declared;
+        found = true;
+        declared = value;
+        return same;
+    };
     for (const header h : head) {
-        if (!detail::iequals(h.name, "Content-Length")) continue;
+        // (The exact spelling first: add_content_length's, the usual one.)
+        if (h.name.size() != name.size() || (h.name != name && !detail::iequals(h.name, name))) continue;
+        std::uint64_t value = 0;
+        // Digits alone, as add_content_length writes them: read at once.
+        if (detail::parse_decimal(h.value, value) == 0) {
+            if (!agrees(value)) return "is stated more than once with different values";
+            continue;
+        }
         std::string_view list = h.value;
         for (;;) {
             const auto comma = list.find(',');
-            std::uint64_t value = 0;
             if (detail::parse_decimal(detail::trim_blanks(list.substr(0, comma)), value) != 0) {
                 return "is not a decimal number of at most 64 bits";
             }
-            if (found && value != declared) return "is stated more than once with different values";
-            found = true;
-            declared = value;
+            if (!agrees(value)) return "is stated more than once with different values";
             if (comma == std::string_view::npos) break;
             list.remove_prefix(comma + 1);
         }
