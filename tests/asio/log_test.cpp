@@ -45,6 +45,14 @@ scgi::server_options quick_options() {
     return options;
 }
 
+// quick_options() with a rate limit of `lines` per `interval` for each kind.
+scgi::server_options rate_limited(unsigned lines, std::chrono::milliseconds interval) {
+    scgi::server_options options = quick_options();
+    options.log_limits.lines_per_interval = lines;
+    options.log_limits.interval = interval;
+    return options;
+}
+
 std::string all_lines(running_server& s) {
     std::string text;
     for (const auto& line : s.log.all()) text += line + "\n";
@@ -244,10 +252,7 @@ std::uint64_t summarised(running_server& s, std::string_view kind) {
 // counted and summed up in one line once the interval is over; then lines
 // go out again. Other kinds are not affected.
 TEST(Log, AFloodOfOneKindIsSummarised) {
-    scgi::server_options options = quick_options();
-    options.log_limits.lines_per_interval = 3;
-    options.log_limits.interval = 1s;
-    running_server s(options);
+    running_server s(rate_limited(3, 1s));
     const auto where = s.listen_unix();
     s.server->start();
     for (int i = 0; i < 20; ++i) EXPECT_EQ(status_of(scgi::test::round_trip(where, "0:,")), 400);
@@ -271,10 +276,7 @@ TEST(Log, AFloodOfOneKindIsSummarised) {
 // and the summary is still given at the end of the window it began in, not
 // put off for as long as the flood lasts.
 TEST(Log, ASteadyFloodIsSummarisedEveryInterval) {
-    scgi::server_options options = quick_options();
-    options.log_limits.lines_per_interval = 2;
-    options.log_limits.interval = 200ms;
-    running_server s(options);
+    running_server s(rate_limited(2, 200ms));
     const auto where = s.listen_unix();
     s.server->start();
     int requests = 0;
