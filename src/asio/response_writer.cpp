@@ -5,6 +5,7 @@
 #include "server/connection_slot.hpp"
 
 #include <scgi/detail/ascii.hpp>
+#include <scgi/detail/content_length.hpp>
 
 #include <asio/write.hpp>
 
@@ -60,55 +61,18 @@ std::string& begin_head(detail::response_state& r) {
     return r.out;
 }
 
-// The body length `head` declares in `length` (no_body_limit without a
-// Content-Length), or why it declares none that can be relied on. Each
-// Content-Length line, and each element of a comma-separated list in one,
-// must be decimal digits (spaces and tabs around them are RFC 9110's OWS),
-// and all must be equal (RFC 9110 §8.6: repeats of one value are one
-// length). Anything else would leave the front end to guess where the body
-// ends: a guess that differs from ours lets a body pass for a response.
-const char* declared_length(const response_head& head, std::uint64_t& length) noexcept {
-    constexpr std::string_view name = "Content-Length";
-    std::uint64_t declared = detail::response_state::no_body_limit;
-    bool found = false;
-    const auto agrees = [&](std::uint64_t value) {
-        const bool same = !found || value == declared;
-        found = true;
-        declared = value;
-        return same;
-    };
-    for (const header h : head) {
-        // (The exact spelling first: add_content_length's, the usual one.)
-        if (h.name.size() != name.size() || (h.name != name && !detail::iequals(h.name, name))) continue;
-        std::uint64_t value = 0;
-        // Digits alone, as add_content_length writes them: read at once.
-        if (detail::parse_decimal(h.value, value) == 0) {
-            if (!agrees(value)) return "is stated more than once with different values";
-            continue;
-        }
-        std::string_view list = h.value;
-        for (;;) {
-            const auto comma = list.find(',');
-            if (detail::parse_decimal(detail::trim_blanks(list.substr(0, comma)), value) != 0) {
-                return "is not a decimal number of at most 64 bits";
-            }
-            if (!agrees(value)) return "is stated more than once with different values";
-            if (comma == std::string_view::npos) break;
-            list.remove_prefix(comma + 1);
-        }
-    }
-    length = declared;
-    return nullptr;
-}
-
 // Sets the body limit `head` declares. A Content-Length that declares none
 // to rely on refuses the response: nothing of it is sent, the handler's
 // writes return content_length_mismatch, and the server answers 500 once the
 // handler returns. Logged once.
 void limit_body(detail::connection_slot& c, const response_head& head) {
     detail::response_state& r = c.response;
-    const char* const problem = declared_length(head, r.body_allowed);
-    if (problem == nullptr) return;
+    std::optional<std::uint64_t> declared;
+    const char* const problem = detail::declared_content_length(head, declared);
+    if (problem == nullptr) {
+        r.body_allowed = declared.value_or(detail::response_state::no_body_limit);
+        return;
+    }
     r.write_error = error::content_length_mismatch;
     r.refusal_status = 500;
     const request_head& req = c.request.parser.head();

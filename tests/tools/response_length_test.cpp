@@ -47,6 +47,14 @@ TEST(BodyLengthOf, ResponsesWithoutABodyAreNotChecked) {
     EXPECT_EQ(body_length_of(parse("Status: 205 Reset Content\r\nContent-Length: 0\r\n\r\n"), "GET").expected, 0u);
 }
 
+// Read as the server's response writer reads it: repeats of one value are
+// one length (RFC 9110, 8.6); different values are malformed.
+TEST(BodyLengthOf, RepeatsOfOneValueAreOneLengthAndDifferentOnesAreMalformed) {
+    EXPECT_EQ(body_length_of(parse("Content-Length: 5, 5\r\nContent-Length: 5\r\n\r\n"), "GET").expected, 5u);
+    EXPECT_TRUE(body_length_of(parse("Content-Length: 5\r\nContent-Length: 6\r\n\r\n"), "GET").malformed);
+    EXPECT_TRUE(body_length_of(parse("Content-Length: 5, 6\r\n\r\n"), "HEAD").malformed);
+}
+
 TEST(BodyLengthOf, AContentLengthThatIsNotANumberIsMalformed) {
     for (const char* value : {"-1", "1x", "0x10", "1 2", "18446744073709551616"}) {
         const std::string head = std::string("Content-Length: ") + value + "\r\n\r\n";

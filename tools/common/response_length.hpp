@@ -17,8 +17,9 @@ struct body_length_rule {
     /// Content-Length, or a response that has no body whatever its
     /// Content-Length says).
     std::optional<std::uint64_t> expected;
-    /// The Content-Length is not a decimal number that fits 64 bits: the
-    /// response is malformed.
+    /// The Content-Length is not a decimal number that fits 64 bits, or it
+    /// is stated more than once with different values: the response is
+    /// malformed (detail::declared_content_length, as the server reads it).
     bool malformed = false;
 };
 
