@@ -44,10 +44,10 @@ std::size_t connection::receive(std::span<const iovec> into, std::error_code& ec
     for (;;) {
         ssize_t n;
         if (into.size() == 1) {
-            n = ::recv(fd_, into[0].iov_base, into[0].iov_len, 0);
+            n = ::recv(fd_, into[0].iov_base, into[0].iov_len, MSG_DONTWAIT);
         } else {
             msghdr message = message_of(into);
-            n = ::recvmsg(fd_, &message, 0);
+            n = ::recvmsg(fd_, &message, MSG_DONTWAIT);
         }
         if (n > 0) return static_cast<std::size_t>(n);
         if (n == 0) {
@@ -70,7 +70,7 @@ std::size_t connection::send(std::span<const iovec> from, std::error_code& ec) n
     if (from.empty()) return 0;
     msghdr message = message_of(from);
     for (;;) {
-        const ssize_t n = ::sendmsg(fd_, &message, MSG_NOSIGNAL);
+        const ssize_t n = ::sendmsg(fd_, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n >= 0) return static_cast<std::size_t>(n);
         if (errno == EINTR) continue;
         ec = last_error();
@@ -104,13 +104,32 @@ void connection::shutdown(shutdown_type what, std::error_code& ec) noexcept {
     if (::shutdown(fd_, static_cast<int>(what)) != 0) ec = last_error();
 }
 
+std::error_code connection::error_of(int result) noexcept {
+    if (result == -ECANCELED) return asio::error::operation_aborted;
+    return {-result, asio::error::get_system_category()};
+}
+
 void connection::cancel() noexcept {
+    if (ring_) {
+        // (A cancellation entry costs nothing if nothing is in flight.)
+        if (fd_ >= 0 && ring_ops_ != 0) ring_->cancel_all(fd_);
+        return;
+    }
     if (!socket_) return;  // nothing waits
     std::error_code ignored;
     socket_->cancel(ignored);
 }
 
 void connection::close() noexcept {
+    if (ring_ && fd_ >= 0) {
+        // Operations still in flight end with operation_aborted (the ring
+        // holds its own reference to the socket, so closing the descriptor
+        // alone would not end them); the close goes with the next batch.
+        if (ring_ops_ != 0) ring_->cancel_all(fd_);
+        ring_->close(fd_);
+        fd_ = -1;
+        return;
+    }
     if (socket_) {
         std::error_code ignored;
         socket_->close(ignored);

@@ -8,6 +8,7 @@
 #include <asio/post.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <csignal>
 #include <fstream>
 #include <stdexcept>
@@ -40,6 +41,7 @@ server::impl::impl(handler h, server_options o)
         throw std::invalid_argument("scgi::server: timeouts must be positive");
     }
     if (options.read_buffer_size == 0) throw std::invalid_argument("scgi::server: read_buffer_size is 0");
+    choose_engine();
     // A write to a closed pipe or socket (including the log's stderr) must
     // return EPIPE, not kill the server.
     std::signal(SIGPIPE, SIG_IGN);
@@ -47,6 +49,55 @@ server::impl::impl(handler h, server_options o)
     // is held until run() starts waiting, instead of killing the process with
     // its default action.
     if (options.handle_signals) signals.emplace(control, SIGINT, SIGTERM);
+}
+
+namespace {
+
+// The engine the environment asks for (SCGI_IO_ENGINE), for `automatic`.
+io_engine engine_from_environment() {
+    const char* value = std::getenv("SCGI_IO_ENGINE");
+    if (value == nullptr || *value == '\0') return io_engine::automatic;
+    const std::string_view name(value);
+    if (name == "epoll") return io_engine::epoll;
+    if (name == "io_uring") return io_engine::io_uring;
+    throw std::invalid_argument("scgi::server: SCGI_IO_ENGINE is '" + std::string(name) +
+                                "'; it must be epoll or io_uring");
+}
+
+}  // namespace
+
+// Sets up the io_uring ring, unless epoll is asked for or io_uring cannot
+// run here (then epoll, and the start line says why).
+void server::impl::choose_engine() {
+    io_engine wanted = options.engine;
+    std::string why;
+    if (wanted == io_engine::automatic) {
+        wanted = engine_from_environment();
+        if (wanted != io_engine::automatic) why = " (SCGI_IO_ENGINE)";
+    } else {
+        why = " (server_options::engine)";
+    }
+    if (wanted == io_engine::epoll) {
+        engine_line = "io engine: epoll" + why;
+        return;
+    }
+    detail::io_ring::settings settings;
+    settings.single_thread = options.threads == 1;
+    // Tried on a thread of its own: the kernel later notifies a thread that
+    // set up a ring when the ring is torn down (see io_ring), and the
+    // constructing thread is the application's.
+    std::string unavailable;
+    std::thread([&] { unavailable = detail::io_ring::unavailable_reason(settings); }).join();
+    if (!unavailable.empty()) {
+        if (wanted == io_engine::io_uring) {
+            throw std::runtime_error("scgi::server: io_uring" + why + ": " + unavailable);
+        }
+        engine_line = "io engine: epoll, because io_uring is unavailable: " + unavailable;
+        return;
+    }
+    ring = std::make_unique<detail::io_ring>(io, settings);
+    slots.submit_through(ring.get());
+    engine_line = "io engine: io_uring" + why;
 }
 
 // Takes a listener for the accept loops (started by start_serving).
@@ -105,7 +156,8 @@ void server::impl::start_serving() {
     slot_freed.expires_at(asio::steady_timer::time_point::max());
     accept_loops_running = listeners.size();
     for (auto& listener : listeners) {
-        asio::co_spawn(control, accept_loop(listener), [this](std::exception_ptr e) {
+        asio::co_spawn(control, ring ? accept_loop_through_ring(listener) : accept_loop(listener),
+                       [this](std::exception_ptr e) {
             if (e) log_failure(detail::log_event::internal_failure, log_level::error, "accept loop failed: ", e);
         });
     }
@@ -119,6 +171,7 @@ void server::impl::start_serving() {
             begin_stop();
         });
     }
+    log(log_level::info, engine_line);
     for (const auto& where : bound) log(log_level::info, "listening on " + where.to_string());
     warn_if_reuse_port_loses_connections();
 }
@@ -155,6 +208,7 @@ void server::impl::begin_stop() {
         listener.remove_socket_file();
         std::error_code ignored;
         listener.acceptor().cancel(ignored);
+        if (ring) ring->cancel_all(listener.acceptor().native_handle());
     }
     slot_freed.cancel();
     if (signals) signals->cancel();

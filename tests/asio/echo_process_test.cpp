@@ -9,6 +9,7 @@
 #include "temp_dir.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -27,7 +28,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <netinet/in.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -463,3 +469,92 @@ TEST(EchoProcess, AStderrNobodyReadsDoesNotStopItFromStopping) {
 }
 
 }  // namespace
+
+// The io_uring engine's fallback. A seccomp filter like the default profile
+// of container runtimes (Docker's, for one) makes io_uring_setup fail with
+// EPERM; it is installed in the child, before exec, so the echo process
+// runs as it would in such a container.
+namespace {
+
+void block_io_uring_setup() {
+    sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<std::uint32_t>(offsetof(seccomp_data, arch))),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<std::uint32_t>(offsetof(seccomp_data, nr))),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    sock_fprog program{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
+        ::_exit(126);
+    }
+}
+
+std::string file_text(const std::string& path) {
+    std::ifstream in(path);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// The log thread writes a little after the event: at most 5 s.
+bool eventually_contains(const std::string& path, std::string_view text) {
+    for (int i = 0; i < 500; ++i) {
+        if (file_text(path).find(text) != std::string::npos) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST(EchoProcess, WhereIoUringIsBlockedItFallsBackToEpollAndSaysWhy) {
+    temp_dir dir;
+    const std::string socket_path = dir.file("echo.sock");
+    const std::string stderr_path = dir.file("stderr");
+    echo_process echo(socket_path, stderr_path, std::nullopt, [] {
+        ::unsetenv("SCGI_IO_ENGINE");  // automatic: the choice under test
+        block_io_uring_setup();
+    });
+    ASSERT_TRUE(echo.wait_listening()) << file_text(stderr_path);
+    const std::string response = exchange_once(socket_path, netstring_head("/echo", 5) + "hello");
+    ASSERT_GE(response.size(), 5u) << "no answer";
+    EXPECT_EQ(response.substr(response.size() - 5), "hello") << response;
+    EXPECT_TRUE(eventually_contains(
+        stderr_path, "io engine: epoll, because io_uring is unavailable: io_uring_setup: Operation not permitted"))
+        << file_text(stderr_path);
+    EXPECT_EQ(file_text(stderr_path).find("io engine: io_uring"), std::string::npos);
+}
+
+TEST(EchoProcess, IoUringAskedForWhereItIsBlockedFailsToStartNamingWhy) {
+    temp_dir dir;
+    const std::string stderr_path = dir.file("stderr");
+    echo_process echo(dir.file("echo.sock"), stderr_path, std::nullopt, [] {
+        ::setenv("SCGI_IO_ENGINE", "io_uring", 1);
+        block_io_uring_setup();
+    });
+    const scgi::test::child_result result = echo.finish(std::chrono::seconds(10));
+    EXPECT_EQ(result.status, 1);
+    EXPECT_NE(file_text(stderr_path).find("io_uring (SCGI_IO_ENGINE): io_uring_setup: Operation not permitted"),
+              std::string::npos)
+        << file_text(stderr_path);
+}
+
+TEST(EchoProcess, WithoutTheFilterTheEngineIsIoUringUnlessEpollIsAskedFor) {
+    for (const char* asked : {"", "epoll"}) {
+        temp_dir dir;
+        const std::string stderr_path = dir.file("stderr");
+        echo_process echo(dir.file("echo.sock"), stderr_path, std::nullopt, [asked] {
+            if (*asked == '\0') {
+                ::unsetenv("SCGI_IO_ENGINE");
+            } else {
+                ::setenv("SCGI_IO_ENGINE", asked, 1);
+            }
+        });
+        ASSERT_TRUE(echo.wait_listening());
+        const std::string response = exchange_once(dir.file("echo.sock"), netstring_head("/echo", 2) + "ok");
+        EXPECT_EQ(response.substr(response.size() - 2), "ok") << response;
+        const std::string expected = *asked == '\0' ? "io engine: io_uring" : "io engine: epoll (SCGI_IO_ENGINE)";
+        EXPECT_TRUE(eventually_contains(stderr_path, expected)) << file_text(stderr_path);
+    }
+}

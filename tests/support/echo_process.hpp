@@ -2,6 +2,8 @@
 // started on an endpoint and waited for until it says where it listens.
 #pragma once
 
+#include <functional>
+
 #include "child_process.hpp"
 
 #include <chrono>
@@ -19,9 +21,10 @@ public:
     /// `echo ENDPOINT`, its stdout on a pipe (for "Listening on"), its stderr
     /// in `stderr_path`, or with `stderr_path` empty on a pipe nobody reads
     /// (so every log line gets EPIPE). `max_files` caps its descriptors.
+    /// `also_in_child` runs in the child just before exec (after the limit).
     echo_process(const std::string& endpoint, const std::string& stderr_path,
-                 std::optional<rlim_t> max_files = std::nullopt)
-        : child_process(options(endpoint, stderr_path, max_files)) {}
+                 std::optional<rlim_t> max_files = std::nullopt, std::function<void()> also_in_child = {})
+        : child_process(options(endpoint, stderr_path, max_files, std::move(also_in_child))) {}
 
     /// Waits (at most 10 s) for the "Listening on ENDPOINT" line.
     bool wait_listening() {
@@ -42,12 +45,12 @@ public:
 
 private:
     static child_options options(const std::string& endpoint, const std::string& stderr_path,
-                                 std::optional<rlim_t> max_files) {
+                                 std::optional<rlim_t> max_files, std::function<void()> also_in_child) {
         child_options o;
         o.argv = {SCGI_ECHO_BINARY, endpoint};
         o.stderr_path = stderr_path;
         o.dead_stderr = stderr_path.empty();
-        o.in_child = [max_files] {
+        o.in_child = [max_files, also = std::move(also_in_child)] {
             if (max_files) {
                 const rlimit limit{*max_files, *max_files};
                 ::setrlimit(RLIMIT_NOFILE, &limit);
@@ -59,6 +62,7 @@ private:
             asan += ":quarantine_size_mb=4";
             ::setenv("ASAN_OPTIONS", asan.c_str(), 1);
 #endif
+            if (also) also();
         };
         return o;
     }

@@ -173,6 +173,7 @@ struct log_record {
     scgi::log_function hook() {
         return [this](scgi::log_level level, std::string_view message) {
             std::lock_guard lock(mutex);
+            if (std::getenv("SCGI_TEST_PRINT_LOG")) std::fprintf(stderr, "LOG %.*s\n", int(message.size()), message.data());
             lines.push_back(std::string(scgi::to_string(level)) + ": " + std::string(message));
         };
     }

@@ -11,13 +11,18 @@
 #include <asio/post.hpp>
 #include <asio/socket_base.hpp>
 
+#include <scgi/asio/detail/io_ring.hpp>
+
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <system_error>
+#include <tuple>
 #include <utility>
 
+#include <poll.h>
 #include <sys/uio.h>
 
 namespace scgi {
@@ -64,6 +69,10 @@ public:
     /// Takes ownership of `descriptor`, a connected stream socket of address
     /// family `family` (AF_INET, AF_INET6 or AF_UNIX), and makes it
     /// non-blocking if it is not (accept4 with SOCK_NONBLOCK saves that call).
+    /// (With a ring, see `submit_through`, the server passes blocking
+    /// sockets and `is_non_blocking` true: io_uring waits for a socket
+    /// itself, and a non-blocking one makes a send that must wait fail with
+    /// EAGAIN. `read_some` and `write_some` pass MSG_DONTWAIT either way.)
     /// Throws std::invalid_argument if `descriptor` is negative or std::logic_error
     /// if the connection is open.
     void assign(int descriptor, int family, bool is_non_blocking = false);
@@ -112,6 +121,7 @@ public:
     auto async_read_some(const MutableBufferSequence& buffers, ReadToken&& token) {
         return asio::async_initiate<ReadToken, void(std::error_code, std::size_t)>(
             [this](auto handler, const MutableBufferSequence& into) {
+                if (ring_) return start_through_ring(std::move(handler), io_vectors(into), false);
                 std::error_code ec;
                 const std::size_t n = read_some(into, ec);
                 if (ec != asio::error::would_block || !register_with_reactor(ec)) {
@@ -129,6 +139,7 @@ public:
     auto async_write_some(const ConstBufferSequence& buffers, WriteToken&& token) {
         return asio::async_initiate<WriteToken, void(std::error_code, std::size_t)>(
             [this](auto handler, const ConstBufferSequence& from) {
+                if (ring_) return start_through_ring(std::move(handler), io_vectors(from), true);
                 std::error_code ec;
                 const std::size_t n = write_some(from, ec);
                 if (ec != asio::error::would_block || !register_with_reactor(ec)) {
@@ -152,6 +163,7 @@ public:
     auto async_wait(wait_type what, WaitToken&& token) {
         return asio::async_initiate<WaitToken, void(std::error_code)>(
             [this](auto handler, wait_type w) {
+                if (ring_ && fd_ >= 0) return start_wait_through_ring(std::move(handler), w);
                 std::error_code ec;
                 if (!register_with_reactor(ec)) {
                     return asio::post(executor_, asio::experimental::append(std::move(handler), ec));
@@ -160,6 +172,41 @@ public:
             },
             token, what);
     }
+
+    /// Submits the waiting operations (`async_*`) through `ring`, the
+    /// server's io_uring engine, instead of trying the system call and then
+    /// waiting in the reactor: each becomes one submission entry, sent to the
+    /// kernel with the others of its batch; `close` is submitted too. Null:
+    /// the reactor. Only while the connection is closed; the ring must
+    /// outlive it. `read_some` and `write_some` stay plain system calls.
+    void submit_through(detail::io_ring* ring) noexcept { ring_ = ring; }
+
+    /// With a ring only: receives into one of the ring's own buffers, so
+    /// that a connection waiting for bytes holds none. Completion signature:
+    /// `void(std::error_code, std::size_t, std::uint32_t flags)`; the bytes
+    /// are `ring()->provided(flags, n)`, and the caller gives the buffer back
+    /// with `ring()->give_back(flags)`. With no buffer left in the ring the
+    /// error is ENOBUFS. Cancellation as `async_read_some`.
+    template <class ReadToken>
+    auto async_receive_provided(ReadToken&& token) {
+        return asio::async_initiate<ReadToken, void(std::error_code, std::size_t, std::uint32_t)>(
+            [this](auto handler) {
+                using op = detail::ring_handler_op<decltype(handler), executor_type, ring_provided_result>;
+                if (fd_ < 0 || !ring_) {
+                    return asio::post(executor_, asio::experimental::append(std::move(handler),
+                                                                            std::error_code(asio::error::bad_descriptor),
+                                                                            std::size_t{0}, std::uint32_t{0}));
+                }
+                op::launch(*ring_, std::move(handler), executor_, ring_provided_result{this}, [&](op& o) {
+                    ++ring_ops_;
+                    ring_->receive_provided(fd_, o);
+                });
+            },
+            token);
+    }
+
+    /// The ring given to `submit_through`, or null.
+    detail::io_ring* ring() const noexcept { return ring_; }
 
     /// Shuts down one or both directions (`shutdown(2)`): the peer sees the
     /// end of input, and operations on that side fail from now on.
@@ -212,7 +259,70 @@ private:
         asio::post(executor_, asio::experimental::append(std::move(handler), ec, n));
     }
 
+    // An operation through the ring: its result as Asio's (error, bytes).
+    struct ring_result {
+        connection* owner;
+        bool is_read;
+        std::tuple<std::error_code, std::size_t> operator()(int result, std::uint32_t) const noexcept {
+            --owner->ring_ops_;
+            if (result > 0) return {std::error_code(), static_cast<std::size_t>(result)};
+            if (result == 0) {
+                return {is_read ? std::error_code(asio::error::eof) : std::error_code(), std::size_t{0}};
+            }
+            return {error_of(result), std::size_t{0}};
+        }
+    };
+    struct ring_wait_result {
+        connection* owner;
+        std::tuple<std::error_code> operator()(int result, std::uint32_t) const noexcept {
+            --owner->ring_ops_;
+            return {result < 0 ? error_of(result) : std::error_code()};
+        }
+    };
+    struct ring_provided_result {
+        connection* owner;
+        std::tuple<std::error_code, std::size_t, std::uint32_t> operator()(int result,
+                                                                           std::uint32_t flags) const noexcept {
+            --owner->ring_ops_;
+            if (result > 0) return {std::error_code(), static_cast<std::size_t>(result), flags};
+            if (result == 0) return {std::error_code(asio::error::eof), std::size_t{0}, flags};
+            return {error_of(result), std::size_t{0}, flags};
+        }
+    };
+    // -ECANCELED is Asio's operation_aborted; other results are -errno.
+    static std::error_code error_of(int result) noexcept;
+
+    template <class Handler>
+    void start_through_ring(Handler handler, const io_vectors& vectors, bool is_write) {
+        if (fd_ < 0) return complete_soon(std::move(handler), asio::error::bad_descriptor, 0);
+        if (vectors.count == 0) return complete_soon(std::move(handler), std::error_code(), 0);
+        using op = detail::ring_handler_op<Handler, executor_type, ring_result>;
+        op::launch(*ring_, std::move(handler), executor_, ring_result{this, !is_write}, [&](op& o) {
+            ++ring_ops_;
+            for (std::size_t i = 0; i < vectors.count; ++i) o.parts[i] = vectors.parts[i];
+            o.message.msg_iov = o.parts;
+            o.message.msg_iovlen = vectors.count;
+            if (is_write) {
+                ring_->send(fd_, o.message, o);
+            } else {
+                ring_->receive(fd_, o.message, o);
+            }
+        });
+    }
+
+    template <class Handler>
+    void start_wait_through_ring(Handler handler, wait_type what) {
+        using op = detail::ring_handler_op<Handler, executor_type, ring_wait_result>;
+        const std::uint32_t events = what == wait_type::wait_write ? POLLOUT : what == wait_type::wait_read ? POLLIN : POLLPRI;
+        op::launch(*ring_, std::move(handler), executor_, ring_wait_result{this}, [&](op& o) {
+            ++ring_ops_;
+            ring_->poll(fd_, events | POLLERR | POLLHUP, o);
+        });
+    }
+
     executor_type executor_;
+    detail::io_ring* ring_ = nullptr;
+    std::size_t ring_ops_ = 0;  // operations in flight through ring_
     int fd_ = -1;
     int family_ = 0;
     std::optional<asio::generic::stream_protocol::socket> socket_;  // owns fd_ once registered

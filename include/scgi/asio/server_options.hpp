@@ -2,6 +2,7 @@
 /// Settings of an SCGI server, with their defaults.
 #pragma once
 
+#include <scgi/asio/io_engine.hpp>
 #include <scgi/asio/listen.hpp>
 #include <scgi/asio/log.hpp>
 #include <scgi/asio/peer_filter.hpp>
@@ -21,6 +22,10 @@ struct server_options {
     /// with several processes and `listen.reuse_port`); more share one
     /// process's connections across cores.
     unsigned threads = 1;
+
+    /// epoll or io_uring (see `io_engine`). Default: io_uring where it is
+    /// available, with one log line at start saying which runs and why.
+    io_engine engine = io_engine::automatic;
 
     /// Connections served at once. At the limit the server stops accepting
     /// (each listener holds at most one accepted connection until a slot

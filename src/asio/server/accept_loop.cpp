@@ -5,9 +5,12 @@
 #include <asio/dispatch.hpp>
 #include <asio/post.hpp>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -40,8 +43,10 @@ bool is_transient_accept_error(std::error_code ec) noexcept {
 // programs a handler starts (Asio's own accept sets neither flag); -1 with
 // errno set if none. The peer's address comes in the same call, for the
 // peer filter and for log lines (getpeername fails after a reset).
-int accept_pending(listening_socket::acceptor_type& acceptor, sockaddr_storage& peer, socklen_t& peer_length) noexcept {
-    constexpr int flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+// (With the io_uring engine the socket is blocking: `blocking`.)
+int accept_pending(listening_socket::acceptor_type& acceptor, sockaddr_storage& peer, socklen_t& peer_length,
+                   bool blocking = false) noexcept {
+    const int flags = blocking ? SOCK_CLOEXEC : SOCK_NONBLOCK | SOCK_CLOEXEC;
     peer_length = sizeof peer;
     return ::accept4(acceptor.native_handle(), reinterpret_cast<sockaddr*>(&peer), &peer_length, flags);
 }
@@ -172,6 +177,211 @@ asio::awaitable<void> server::impl::accept_loop(listening_socket& listener) {
     // port keeps receiving until the close).
     for (int queued = 0; queued < options.listen.backlog && !stop_deadline_passed; ++queued) {
         const int fd = accept_pending(acceptor, peer, peer_length);
+        if (fd < 0) break;
+        if (!admitted(gate, fd, peer, peer_length)) continue;
+        if (!hand_over_now(fd, family, peer)) {
+            const bool served = co_await hand_over_when_free(fd, family, peer);
+            if (!served) break;
+        }
+    }
+    end_accept_loop(acceptor);
+}
+
+namespace {
+
+// The io_uring engine keeps this many accepts in the ring per listener,
+// each with its own buffer for the peer's address (a multishot accept has
+// one buffer for all its connections, and the peer filter and the log lines
+// need each peer's address): a burst of connections is taken in one batch.
+constexpr std::size_t accepts_in_flight = 4;
+
+struct ring_accepts;
+
+// One accept in the ring. Its completion is carried over to the control
+// executor, where the accept loop runs.
+struct ring_accept final : detail::ring_operation {
+    ring_accepts* owner = nullptr;
+    sockaddr_storage peer{};
+    socklen_t peer_length = 0;
+    int result = 0;
+    bool in_flight = false;
+    bool done = false;  // completed, not yet taken by the loop
+
+    void complete(int r, std::uint32_t) noexcept override;
+};
+
+// The accepts of one listener, and the loop waiting for one of them.
+struct ring_accepts {
+    ring_accepts(detail::io_ring& r, asio::any_io_executor control_executor, int listener)
+        : ring(r), control(std::move(control_executor)), fd(listener) {
+        for (auto& a : slots) a.owner = this;
+        cancelling.owner = this;
+    }
+
+    detail::io_ring& ring;
+    asio::any_io_executor control;
+    int fd;
+    std::array<ring_accept, accepts_in_flight> slots;
+    ring_accept cancelling;  // the loop's cancellation of the accepts, at stop (never taken)
+    std::optional<detail::resume_handler> waiter;  // on control
+    std::size_t next = 0;
+
+    void arm(ring_accept& a) {
+        a.peer_length = sizeof a.peer;
+        a.in_flight = true;
+        ring.accept(fd, reinterpret_cast<sockaddr*>(&a.peer), &a.peer_length, a);
+    }
+
+    // A completed accept, in the order the slots were armed; null if none.
+    ring_accept* take() noexcept {
+        for (std::size_t i = 0; i < slots.size(); ++i) {
+            ring_accept& a = slots[(next + i) % slots.size()];
+            if (!a.done) continue;
+            next = (next + i + 1) % slots.size();
+            a.done = false;
+            return &a;
+        }
+        return nullptr;
+    }
+
+    bool any_in_flight() const noexcept {
+        return cancelling.in_flight ||
+               std::any_of(slots.begin(), slots.end(), [](const ring_accept& a) { return a.in_flight; });
+    }
+
+    // On control: resumes the loop if it waits.
+    void wake() {
+        if (!waiter) return;
+        detail::resume_handler resume = std::move(*waiter);
+        waiter.reset();
+        std::move(resume)();
+    }
+
+    // Suspends the loop until an accept completes or `wake` is called.
+    asio::awaitable<void> wait() {
+        return asio::async_initiate<const asio::use_awaitable_t<>, void()>(
+            [this](detail::resume_handler handler) { waiter.emplace(std::move(handler)); }, asio::use_awaitable);
+    }
+};
+
+void ring_accept::complete(int r, std::uint32_t) noexcept {
+    ring_accepts* o = owner;
+    asio::dispatch(o->control, [this, o, r] {
+        result = r;
+        in_flight = false;
+        done = true;
+        o->wake();
+    });
+}
+
+}  // namespace
+
+// The io_uring engine's accept loop: what accept_loop does, with the
+// accepts in the ring. A connection costs no accept4 and no wait of its
+// own: its accept completes in the batch that submits other work.
+asio::awaitable<void> server::impl::accept_loop_through_ring(listening_socket& listener) {
+    auto& acceptor = listener.acceptor();
+    std::error_code setup_error;
+    acceptor.native_non_blocking(true, setup_error);  // for the accepts at stop
+    const auto local = acceptor.local_endpoint(setup_error);
+    if (setup_error) {
+        log(log_level::error, "cannot serve " + listener.endpoint().to_string() + ": " + setup_error.message());
+        end_accept_loop(acceptor);
+        co_return;
+    }
+    const int family = local.data()->sa_family;
+    detail::peer_gate gate(options, logs, family, listener.endpoint().to_string());
+    // Shared with the backoff timer's handler, which may run after the loop.
+    const auto shared_accepts = std::make_shared<ring_accepts>(*ring, control, acceptor.native_handle());
+    ring_accepts& accepts = *shared_accepts;
+    for (auto& a : accepts.slots) accepts.arm(a);
+    asio::steady_timer backoff(control);
+    accept_backoff throttled;
+    bool serving_stopped = false;  // the stop deadline passed while a connection waited for a slot
+    while (!stop_requested && !serving_stopped) {
+        ring_accept* a = accepts.take();
+        if (a == nullptr) {
+            if (throttled.retries != 0) {
+                // The recovery line is due `quiet` after the last failure,
+                // whether or not anyone connects by then.
+                if (throttled.recovered(std::chrono::steady_clock::now())) {
+                    log(log_level::info, "accept on " + listener.endpoint().to_string() +
+                                             " works again; it failed for " + throttled.describe());
+                    throttled = {};
+                    continue;
+                }
+                backoff.expires_at(throttled.last_failure + accept_backoff::quiet);
+                backoff.async_wait([shared_accepts](std::error_code timer_error) {
+                    if (!timer_error) shared_accepts->wake();
+                });
+            }
+            co_await accepts.wait();
+            backoff.cancel();
+            continue;
+        }
+        const std::error_code ec(a->result < 0 ? -a->result : 0, std::system_category());
+        if (a->result >= 0) {
+            const int fd = a->result;
+            const sockaddr_storage peer = a->peer;
+            const socklen_t peer_length = a->peer_length;
+            accepts.arm(*a);
+            if (throttled.retries != 0 && throttled.recovered(std::chrono::steady_clock::now())) {
+                log(log_level::info, "accept on " + listener.endpoint().to_string() + " works again; it failed for " +
+                                         throttled.describe());
+                throttled = {};
+            }
+            if (!admitted(gate, fd, peer, peer_length)) continue;
+            if (!hand_over_now(fd, family, peer)) {
+                const bool served = co_await hand_over_when_free(fd, family, peer);
+                if (!served) serving_stopped = true;
+            }
+            continue;
+        }
+        if (ec == std::errc::operation_canceled || ec == std::errc::bad_file_descriptor) {
+            if (stop_requested) break;
+            accepts.arm(*a);  // not ours: a cancellation of all on the descriptor
+            continue;
+        }
+        if (is_transient_accept_error(ec)) {
+            accepts.arm(*a);
+            continue;
+        }
+        if (throttled.failed(std::chrono::steady_clock::now())) {
+            log(log_level::error, "accept on " + listener.endpoint().to_string() + ": " + ec.message() +
+                                      "; retrying every 100 ms, logged again once it has worked for 1 s");
+        }
+        backoff.expires_after(std::chrono::milliseconds(100));
+        co_await backoff.async_wait(detail::use_tuple);
+        accepts.arm(*a);
+    }
+    // Stopping: the accepts still in the ring end (those that accepted a
+    // connection meanwhile are served), then what is queued, as accept_loop.
+    // The loop's own cancellation (begin_stop's may have come before the
+    // accepts were armed) is waited for too: the listener's descriptor
+    // closes after it, so it cannot hit a socket that reuses the number.
+    accepts.cancelling.in_flight = true;
+    ring->cancel_all(accepts.fd, &accepts.cancelling);
+    for (;;) {
+        while (ring_accept* a = accepts.take()) {
+            if (a->result < 0) continue;
+            const int fd = a->result;
+            if (stop_deadline_passed || serving_stopped) {
+                ::close(fd);
+                continue;
+            }
+            if (!admitted(gate, fd, a->peer, a->peer_length)) continue;
+            if (!hand_over_now(fd, family, a->peer)) {
+                const bool served = co_await hand_over_when_free(fd, family, a->peer);
+                if (!served) serving_stopped = true;
+            }
+        }
+        if (!accepts.any_in_flight()) break;
+        co_await accepts.wait();
+    }
+    sockaddr_storage peer{};
+    socklen_t peer_length = 0;
+    for (int queued = 0; queued < options.listen.backlog && !stop_deadline_passed && !serving_stopped; ++queued) {
+        const int fd = accept_pending(acceptor, peer, peer_length, /*blocking=*/true);
         if (fd < 0) break;
         if (!admitted(gate, fd, peer, peer_length)) continue;
         if (!hand_over_now(fd, family, peer)) {

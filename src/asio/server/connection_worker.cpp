@@ -42,6 +42,22 @@ std::span<char> head_scratch(std::size_t size) {
     return {scratch.data(), size};
 }
 
+// Gives the parser bytes of the head: `need_more` if it is still
+// incomplete, the parser's error, or none once the head is parsed (then the
+// bytes after it, the start of the body, are in the request's buffer).
+std::error_code put_head_bytes(request_state& r, std::string_view input) {
+    std::error_code ec;
+    input.remove_prefix(r.parser.put(input, ec));
+    if (ec) return ec;
+    // The head is parsed; the rest is body (at most a buffer's worth).
+    if (!input.empty()) {
+        const auto space = r.buffer.prepare();
+        std::memcpy(space.data(), input.data(), input.size());
+        r.buffer.commit(input.size());
+    }
+    return {};
+}
+
 // Feeds the parser the head bytes that have arrived, without waiting, until
 // the socket has no more (so a wait for input may follow). `need_more` if
 // the head is still incomplete; no error once it is parsed, with any bytes
@@ -56,17 +72,8 @@ std::error_code read_head_now(connection_slot& c) {
         if (ec == asio::error::would_block) return error::need_more;
         if (ec == asio::error::eof) r.parser.put_eof(ec);
         if (ec) return ec;
-        std::string_view input(scratch.data(), n);
-        input.remove_prefix(r.parser.put(input, ec));
-        if (ec == error::need_more) continue;
-        if (ec) return ec;
-        // The head is parsed; the rest is body (at most a buffer's worth).
-        if (!input.empty()) {
-            const auto space = r.buffer.prepare();
-            std::memcpy(space.data(), input.data(), input.size());
-            r.buffer.commit(input.size());
-        }
-        return {};
+        ec = put_head_bytes(r, std::string_view(scratch.data(), n));
+        if (ec != error::need_more) return ec;
     }
 }
 
@@ -87,6 +94,42 @@ asio::awaitable<std::error_code> wait_for_head(connection_slot& c) {
     while (ec == error::need_more) {
         std::tie(ec) = co_await c.conn.async_wait(asio::socket_base::wait_read, use_tuple);
         if (!ec) ec = read_head_now(c);
+    }
+    c.disarm();
+    co_return c.timeout_or(ec, error::head_timeout);
+}
+
+// The io_uring engine's head: each read lands in one of the ring's buffers
+// (a connection waiting for its head holds none), is parsed, and the buffer
+// goes back at once. The first read is submitted with the batch that
+// accepted the connection, and usually completes in it.
+asio::awaitable<std::error_code> read_head_through_ring(connection_slot& c) {
+    request_state& r = c.request;
+    io_ring& ring = *c.conn.ring();
+    std::error_code ec = error::need_more;
+    c.arm(c.options.head_timeout);
+    while (ec == error::need_more) {
+        auto [read_error, n, flags] = co_await c.conn.async_receive_provided(use_tuple);
+        if (read_error == asio::error::no_buffer_space) {
+            // Every ring buffer is taken (as many connections are between
+            // their head's arrival and its parsing): wait, then read into
+            // the thread's buffer, as the epoll engine does.
+            std::tie(ec) = co_await c.conn.async_wait(asio::socket_base::wait_read, use_tuple);
+                if (!ec) ec = read_head_now(c);
+                continue;
+        }
+        if (read_error == asio::error::eof) {
+            ring.give_back(flags);  // (none is taken for no bytes, but if one were)
+            r.parser.put_eof(ec);
+            break;
+        }
+        if (read_error) {
+            ring.give_back(flags);
+            ec = read_error;
+            break;
+        }
+        ec = put_head_bytes(r, std::string_view(ring.provided(flags, n).data(), n));
+        ring.give_back(flags);
     }
     c.disarm();
     co_return c.timeout_or(ec, error::head_timeout);
@@ -119,8 +162,13 @@ asio::awaitable<void> server::impl::work(connection_slot& c) {
         std::exception_ptr failure;
         try {
             // The whole head is usually there already: parsed without waiting.
-            std::error_code ec = detail::read_head_now(c);
-            if (ec == error::need_more) ec = co_await detail::wait_for_head(c);
+            std::error_code ec;
+            if (c.conn.ring()) {
+                ec = co_await detail::read_head_through_ring(c);
+            } else {
+                ec = detail::read_head_now(c);
+                if (ec == error::need_more) ec = co_await detail::wait_for_head(c);
+            }
             // Cut by the stop deadline while its head arrived: a shut-down
             // socket still returns what was received, but no handler may
             // start after the deadline.

@@ -23,6 +23,8 @@
 #include <asio/steady_timer.hpp>
 
 #include <atomic>
+#include <memory>
+#include <string>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -47,6 +49,10 @@ struct server::impl {
     // Before everything that logs, so it is destroyed after all of it.
     detail::log_queue logs;
     asio::io_context io;
+    // The io_uring engine's ring; null with epoll. Before the slots, whose
+    // connections close through it.
+    std::unique_ptr<detail::io_ring> ring;
+    std::string engine_line;  // which engine runs and why, logged at start
     asio::any_io_executor control;
     detail::slot_pool slots;
     detail::deadline_sweeper sweeper;
@@ -88,8 +94,12 @@ struct server::impl {
     void maybe_finish_stop();
     void finish_stop();
 
+    // --- The engine (server.cpp) ---
+    void choose_engine();
+
     // --- Accepting (accept_loop.cpp) ---
     asio::awaitable<void> accept_loop(listening_socket& listener);
+    asio::awaitable<void> accept_loop_through_ring(listening_socket& listener);
     void end_accept_loop(listening_socket::acceptor_type& acceptor);
     bool hand_over_now(int fd, int family, const sockaddr_storage& peer);
     asio::awaitable<bool> hand_over_when_free(int fd, int family, sockaddr_storage peer);

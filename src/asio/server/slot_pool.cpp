@@ -18,7 +18,9 @@ connection_slot* slot_pool::acquire(bool& created) {
     if (slots_.size() >= options_.max_connections) return nullptr;
     free_.reserve(slots_.size() + 1);
     created = true;
-    return slots_.emplace_back(std::make_unique<connection_slot>(io_, options_, logs_)).get();
+    connection_slot* slot = slots_.emplace_back(std::make_unique<connection_slot>(io_, options_, logs_)).get();
+    slot->conn.submit_through(ring_);
+    return slot;
 }
 
 void slot_pool::give_back(connection_slot& slot) noexcept {

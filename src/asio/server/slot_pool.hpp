@@ -20,6 +20,10 @@ public:
     slot_pool(asio::io_context& io, const server_options& options, log_queue& logs)
         : io_(io), options_(options), logs_(logs) {}
 
+    // The ring new slots' connections submit through (the io_uring engine),
+    // or null (epoll). Set before the first slot is created.
+    void submit_through(io_ring* ring) noexcept { ring_ = ring; }
+
     // A free slot, or a new one while fewer than max_connections exist
     // (`created` is then set: the caller starts its worker). Null at the limit.
     connection_slot* acquire(bool& created);
@@ -40,6 +44,7 @@ private:
     asio::io_context& io_;
     const server_options& options_;
     log_queue& logs_;
+    io_ring* ring_ = nullptr;
     std::mutex mutex_;
     std::vector<std::unique_ptr<connection_slot>> slots_;
     std::vector<connection_slot*> free_;
