@@ -205,7 +205,8 @@ struct ring_accept final : detail::ring_operation {
     socklen_t peer_length = 0;
     int result = 0;
     bool in_flight = false;
-    bool done = false;  // completed, not yet taken by the loop
+    bool done = false;      // completed, not yet taken by the loop
+    bool to_retry = false;  // failed (EMFILE and the like): armed again after the back-off
 
     void complete(int r, std::uint32_t) noexcept override;
 };
@@ -242,6 +243,21 @@ struct ring_accepts {
             return &a;
         }
         return nullptr;
+    }
+
+    bool any_to_retry() const noexcept {
+        return std::any_of(slots.begin(), slots.end(), [](const ring_accept& a) { return a.to_retry; });
+    }
+
+    // Arms accepts that failed: one (while descriptors are short, like the
+    // epoll engine's one accept every 100 ms), or all (once they are not).
+    void retry(bool all) {
+        for (auto& a : slots) {
+            if (!a.to_retry) continue;
+            a.to_retry = false;
+            arm(a);
+            if (!all) return;
+        }
     }
 
     bool any_in_flight() const noexcept {
@@ -300,6 +316,15 @@ asio::awaitable<void> server::impl::accept_loop_through_ring(listening_socket& l
     bool serving_stopped = false;  // the stop deadline passed while a connection waited for a slot
     while (!stop_requested && !serving_stopped) {
         ring_accept* a = accepts.take();
+        if (a == nullptr && accepts.any_to_retry()) {
+            // The accepts that failed (EMFILE and the like) wait: one is
+            // armed again every 100 ms, and one more for each that works,
+            // until the episode is over.
+            backoff.expires_after(std::chrono::milliseconds(100));
+            co_await backoff.async_wait(detail::use_tuple);
+            accepts.retry(/*all=*/false);
+            continue;
+        }
         if (a == nullptr) {
             if (throttled.retries != 0) {
                 // The recovery line is due `quiet` after the last failure,
@@ -308,6 +333,7 @@ asio::awaitable<void> server::impl::accept_loop_through_ring(listening_socket& l
                     log(log_level::info, "accept on " + listener.endpoint().to_string() +
                                              " works again; it failed for " + throttled.describe());
                     throttled = {};
+                    accepts.retry(/*all=*/true);
                     continue;
                 }
                 backoff.expires_at(throttled.last_failure + accept_backoff::quiet);
@@ -329,6 +355,9 @@ asio::awaitable<void> server::impl::accept_loop_through_ring(listening_socket& l
                 log(log_level::info, "accept on " + listener.endpoint().to_string() + " works again; it failed for " +
                                          throttled.describe());
                 throttled = {};
+                accepts.retry(/*all=*/true);
+            } else {
+                accepts.retry(/*all=*/false);
             }
             if (!admitted(gate, fd, peer, peer_length)) continue;
             if (!hand_over_now(fd, family, peer)) {
@@ -350,9 +379,7 @@ asio::awaitable<void> server::impl::accept_loop_through_ring(listening_socket& l
             log(log_level::error, "accept on " + listener.endpoint().to_string() + ": " + ec.message() +
                                       "; retrying every 100 ms, logged again once it has worked for 1 s");
         }
-        backoff.expires_after(std::chrono::milliseconds(100));
-        co_await backoff.async_wait(detail::use_tuple);
-        accepts.arm(*a);
+        a->to_retry = true;
     }
     // Stopping: the accepts still in the ring end (those that accepted a
     // connection meanwhile are served), then what is queued, as accept_loop.
