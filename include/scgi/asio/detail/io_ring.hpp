@@ -148,26 +148,15 @@ public:
     iovec parts[16];
 
     void complete(int result, std::uint32_t flags) noexcept override {
-        auto slot = asio::get_associated_cancellation_slot(handler_);
-        if (slot.is_connected()) slot.clear();
+        if (!post_completion_) return finish(result, flags);
+        // With several threads everything about the completion happens
+        // where the handler runs, not on the thread reaping the ring: a
+        // handler that blocks its thread must not hold up the others, and
+        // the cancellation slot (and what `map` touches) belong to the
+        // handler's executor. The operation lives until then, so a
+        // cancellation racing with the completion names no other operation.
         auto executor = asio::get_associated_executor(handler_, fallback_);
-        auto arguments = map_(result, flags);
-        Handler handler = std::move(handler_);
-        allocator_type alloc;
-        const bool post_completion = post_completion_;
-        this->~ring_handler_op();
-        std::allocator_traits<allocator_type>::deallocate(alloc, this, 1);
-        auto invoke = [h = std::move(handler), args = std::move(arguments)]() mutable {
-            std::apply(std::move(h), std::move(args));
-        };
-        // With several threads the handler runs where its executor puts it,
-        // not on the thread reaping the ring: a handler that blocks its
-        // thread must not hold up the completions of the others.
-        if (post_completion) {
-            asio::post(executor, std::move(invoke));
-        } else {
-            asio::dispatch(executor, std::move(invoke));
-        }
+        asio::post(executor, [this, result, flags] { finish(result, flags); });
     }
 
 private:
@@ -184,6 +173,21 @@ private:
         io_ring& ring;
         ring_operation& op;
     };
+
+    // On the handler's executor (or, with one thread, the ring's).
+    void finish(int result, std::uint32_t flags) noexcept {
+        auto slot = asio::get_associated_cancellation_slot(handler_);
+        if (slot.is_connected()) slot.clear();
+        auto executor = asio::get_associated_executor(handler_, fallback_);
+        auto arguments = map_(result, flags);
+        Handler handler = std::move(handler_);
+        allocator_type alloc;
+        this->~ring_handler_op();
+        std::allocator_traits<allocator_type>::deallocate(alloc, this, 1);
+        asio::dispatch(executor, [h = std::move(handler), args = std::move(arguments)]() mutable {
+            std::apply(std::move(h), std::move(args));
+        });
+    }
 
     ring_handler_op(io_ring& ring, Handler handler, const Executor& fallback, Map map)
         : handler_(std::move(handler)), fallback_(fallback), map_(std::move(map)) {
