@@ -81,6 +81,19 @@ void server::impl::choose_engine() {
         engine_line = "io engine: epoll" + why;
         return;
     }
+    // The engine serves one thread per server for now: with several, each
+    // completion crosses to another thread's strand, which measured 2-4x the
+    // epoll engine's CPU per request (bench/README.md). Scale out with
+    // processes (listen.reuse_port) instead.
+    if (options.threads != 1) {
+        if (options.engine == io_engine::io_uring) {
+            throw std::invalid_argument("scgi::server: the io_uring engine serves one thread (threads is " +
+                                        std::to_string(options.threads) + "); use epoll or one thread per process");
+        }
+        engine_line = "io engine: epoll, because the io_uring engine serves one thread (threads is " +
+                      std::to_string(options.threads) + ")";
+        return;
+    }
     detail::io_ring::settings settings;
     settings.single_thread = options.threads == 1;
     // Tried on a thread of its own: the kernel later notifies a thread that

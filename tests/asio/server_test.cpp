@@ -524,6 +524,26 @@ TEST(Server, StaleSocketFileIsReplacedLiveOneIsNot) {
     EXPECT_EQ(body_of(round_trip(scgi::endpoint::unix_socket(path), post("/echo", "first"))), "first");
 }
 
+// The io_uring engine serves one thread: asked for with more it is a
+// start-up error; `automatic` then runs epoll and says why.
+TEST(Server, TheIoUringEngineServesOneThread) {
+    scgi::server_options options;
+    options.threads = 2;
+    options.engine = scgi::io_engine::io_uring;
+    EXPECT_THROW(scgi::server(test_app{}.handler(), options), std::invalid_argument);
+    options.engine = scgi::io_engine::automatic;
+    // (The choice under test is automatic's own: not the .epoll twin's.)
+    const char* asked = std::getenv("SCGI_IO_ENGINE");
+    const std::string saved = asked ? asked : "";
+    ::unsetenv("SCGI_IO_ENGINE");
+    running_server s(options);
+    if (asked) ::setenv("SCGI_IO_ENGINE", saved.c_str(), 1);
+    const auto where = s.listen_unix();
+    s.server->start();
+    EXPECT_EQ(body_of(round_trip(where, post("/echo", "two threads"))), "two threads");
+    EXPECT_TRUE(s.log.contains("io engine: epoll, because the io_uring engine serves one thread (threads is 2)"));
+}
+
 TEST(Server, RefusesBadOptionsAndRunWithoutListening) {
     scgi::server_options options;
     options.threads = 0;

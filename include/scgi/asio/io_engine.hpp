@@ -22,8 +22,11 @@ enum class io_engine {
     epoll,
     /// Accepts, reads (into buffers owned by the ring), writes and closes
     /// are submission entries, sent to the kernel in one io_uring_enter per
-    /// batch of ready work; completions are read from shared memory. The
-    /// server fails to start if io_uring cannot be set up.
+    /// batch of ready work; completions are read from shared memory. For a
+    /// server of one thread (`server_options::threads`; with more,
+    /// `automatic` picks epoll and says so, and asking for io_uring is an
+    /// error: scale out with processes and `listen.reuse_port`). The server
+    /// fails to start if io_uring cannot be set up.
     io_uring,
 };
 

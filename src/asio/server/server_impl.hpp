@@ -1,7 +1,8 @@
 // The inside of scgi::server, one concept per source file:
 //   server.cpp            lifecycle: start, stop, the stop deadline, threads
 //   accept_loop.cpp       accepting connections (and the EMFILE back-off),
-//                         handing them to slots
+//                         handing them to slots; on either engine (epoll:
+//                         accept4, io_uring: accepts in ../io_ring.cpp's ring)
 //   peer_gate.*           which accepted peers are served (options.peers)
 //   connection_worker.cpp serving one connection: head, handler, answer, drain
 //   slot_pool.*           the connection slots, deadline_sweeper.* timeouts,
