@@ -121,11 +121,12 @@ void connection::cancel() noexcept {
 }
 
 void connection::close() noexcept {
-    if (ring_ && fd_ >= 0) {
+    if (ring_ && fd_ >= 0 && ring_ops_ != 0) {
         // Operations still in flight end with operation_aborted (the ring
         // holds its own reference to the socket, so closing the descriptor
-        // alone would not end them); the close goes with the next batch.
-        if (ring_ops_ != 0) ring_->cancel_all(fd_);
+        // alone would not end them, and a cancellation by descriptor needs
+        // it open): the cancellation, then the close, go with the next batch.
+        ring_->cancel_all(fd_);
         ring_->close(fd_);
         fd_ = -1;
         return;

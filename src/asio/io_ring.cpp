@@ -4,6 +4,8 @@
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/post.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
@@ -67,6 +69,15 @@ struct io_ring::impl {
         if (rc < 0) throw setup_error(-rc, "io_uring_setup" + disabled_setting());
         initialised = true;
         deferred = (params.flags & IORING_SETUP_DEFER_TASKRUN) != 0;
+        try {
+            finish_setup(params, single_thread);
+        } catch (...) {
+            tear_down();  // (no destructor runs for a constructor that throws)
+            throw;
+        }
+    }
+
+    void finish_setup(const io_uring_params& params, bool registered_ring) {
         if ((params.features & IORING_FEAT_NODROP) == 0 || (params.features & IORING_FEAT_FAST_POLL) == 0 ||
             (params.features & IORING_FEAT_CQE_SKIP) == 0) {
             throw setup_error(ENOSYS, "io_uring: the kernel lacks NODROP, FAST_POLL or CQE_SKIP (Linux 5.17+)");
@@ -80,17 +91,20 @@ struct io_ring::impl {
             ::close(fd);
             throw std::system_error(ec, "io_uring: eventfd");
         }
-        rc = io_uring_register_eventfd(&ring, fd);
+        const int rc = io_uring_register_eventfd(&ring, fd);
         if (rc < 0) throw setup_error(-rc, "io_uring_register_eventfd");
         io_uring_cq_eventfd_toggle(&ring, false);
         // io_uring_enter then skips the ring descriptor's look-up. The
         // registration is the creating thread's alone: only for a ring
         // that no other thread submits to.
-        if (single_thread) io_uring_register_ring_fd(&ring);
+        if (registered_ring) io_uring_register_ring_fd(&ring);
     }
 
-    ~impl() {
+    ~impl() { tear_down(); }
+
+    void tear_down() noexcept {
         if (!initialised) return;
+        initialised = false;
         // Entries never submitted (the io_context stopped before its last
         // pump): their closes must still happen. The ring may belong to
         // another thread (single issuer), so they are done here.
@@ -101,6 +115,8 @@ struct io_ring::impl {
         io_uring_queue_exit(&ring);
         if (buffer_ring) ::munmap(buffer_ring, buffer_ring_bytes());
         std::free(buffers);
+        buffer_ring = nullptr;
+        buffers = nullptr;
     }
 
     // Provided buffers (Linux 5.19): a ring of buffers the kernel picks from
@@ -190,7 +206,15 @@ struct io_ring::impl {
         if (pumping) return;
         pumping = true;
         io_uring_cq_eventfd_toggle(&ring, false);
-        for (;;) {
+        // Under steady load every round brings new completions: after a few
+        // the pump yields to the io_context (timers, the stop, signals) and
+        // comes back through the queue, as any other handler.
+        for (int round = 0;; ++round) {
+            if (round == max_rounds) {
+                pump_posted = true;
+                asio::post(io, [this] { pump(); });
+                break;
+            }
             submit_now();
             if (complete_ready(guard)) continue;
             if (pending != 0 || work_queued()) continue;
@@ -208,6 +232,10 @@ struct io_ring::impl {
             } else {
                 arm_wait();
             }
+            // The kernel sets TASKRUN, then reads the eventfd switch; this
+            // thread sets the switch, then reads TASKRUN and the queue: a
+            // full fence between, or each may miss the other's write.
+            std::atomic_thread_fence(std::memory_order_seq_cst);
             // A completion that came before the eventfd was switched on did
             // not signal it.
             if (io_uring_cq_ready(&ring) == 0 && !work_queued()) break;
@@ -263,6 +291,7 @@ struct io_ring::impl {
     unsigned pending = 0;         // entries queued, not submitted
     std::size_t in_flight = 0;    // submitted operations that will complete
     bool pump_posted = false;
+    static constexpr int max_rounds = 16;
     bool pumping = false;
     bool waiting = false;         // a wait for the eventfd is armed
 
@@ -298,7 +327,10 @@ void io_ring::send(int fd, msghdr& message, ring_operation& op) {
     impl& r = get();
     auto guard = r.lock();
     io_uring_sqe* sqe = r.entry();
-    io_uring_prep_sendmsg(sqe, fd, &message, MSG_NOSIGNAL | MSG_WAITALL);
+    // Not MSG_WAITALL: a send cancelled after it sent some bytes completes
+    // with their count, which would hide the write timeout; asio::async_write
+    // sends the rest.
+    io_uring_prep_sendmsg(sqe, fd, &message, MSG_NOSIGNAL);
     io_uring_sqe_set_data(sqe, &op);
     r.queued(true);
 }
@@ -312,11 +344,12 @@ void io_ring::poll(int fd, std::uint32_t events, ring_operation& op) {
     r.queued(true);
 }
 
-void io_ring::receive_provided(int fd, ring_operation& op) {
+void io_ring::receive_provided(int fd, std::size_t limit, ring_operation& op) {
     impl& r = get();
     auto guard = r.lock();
     io_uring_sqe* sqe = r.entry();
-    io_uring_prep_recv(sqe, fd, nullptr, r.provided_size, 0);
+    const auto length = static_cast<std::uint32_t>(std::min<std::size_t>(limit, r.provided_size));
+    io_uring_prep_recv(sqe, fd, nullptr, length, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = provided_group;
     io_uring_sqe_set_data(sqe, &op);

@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -173,7 +174,11 @@ struct log_record {
     scgi::log_function hook() {
         return [this](scgi::log_level level, std::string_view message) {
             std::lock_guard lock(mutex);
-            if (std::getenv("SCGI_TEST_PRINT_LOG")) std::fprintf(stderr, "LOG %.*s\n", int(message.size()), message.data());
+            // SCGI_TEST_PRINT_LOG=1 also prints each line as it arrives (for
+            // a test that fails with the server's side of the story unseen).
+            if (std::getenv("SCGI_TEST_PRINT_LOG")) {
+                std::fprintf(stderr, "LOG %.*s\n", static_cast<int>(message.size()), message.data());
+            }
             lines.push_back(std::string(scgi::to_string(level)) + ": " + std::string(message));
         };
     }

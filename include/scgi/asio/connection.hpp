@@ -176,21 +176,24 @@ public:
     /// Submits the waiting operations (`async_*`) through `ring`, the
     /// server's io_uring engine, instead of trying the system call and then
     /// waiting in the reactor: each becomes one submission entry, sent to the
-    /// kernel with the others of its batch; `close` is submitted too. Null:
-    /// the reactor. Only while the connection is closed; the ring must
-    /// outlive it. `read_some` and `write_some` stay plain system calls.
+    /// kernel with the others of its batch. Null:
+    /// the reactor. `close` with nothing in flight stays close(2): the
+    /// descriptor is free at once (a server short of descriptors depends on
+    /// it). Only while the connection is closed; the ring must outlive it.
+    /// `read_some` and `write_some` stay plain system calls.
     void submit_through(detail::io_ring* ring) noexcept { ring_ = ring; }
 
-    /// With a ring only: receives into one of the ring's own buffers, so
+    /// With a ring only: receives at most `limit` bytes into one of the
+    /// ring's own buffers, so
     /// that a connection waiting for bytes holds none. Completion signature:
     /// `void(std::error_code, std::size_t, std::uint32_t flags)`; the bytes
     /// are `ring()->provided(flags, n)`, and the caller gives the buffer back
     /// with `ring()->give_back(flags)`. With no buffer left in the ring the
     /// error is ENOBUFS. Cancellation as `async_read_some`.
     template <class ReadToken>
-    auto async_receive_provided(ReadToken&& token) {
+    auto async_receive_provided(std::size_t limit, ReadToken&& token) {
         return asio::async_initiate<ReadToken, void(std::error_code, std::size_t, std::uint32_t)>(
-            [this](auto handler) {
+            [this, limit](auto handler) {
                 using op = detail::ring_handler_op<decltype(handler), executor_type, ring_provided_result>;
                 if (fd_ < 0 || !ring_) {
                     return asio::post(executor_, asio::experimental::append(std::move(handler),
@@ -199,7 +202,7 @@ public:
                 }
                 op::launch(*ring_, std::move(handler), executor_, ring_provided_result{this}, [&](op& o) {
                     ++ring_ops_;
-                    ring_->receive_provided(fd_, o);
+                    ring_->receive_provided(fd_, limit, o);
                 });
             },
             token);

@@ -249,15 +249,18 @@ struct ring_accepts {
         return std::any_of(slots.begin(), slots.end(), [](const ring_accept& a) { return a.to_retry; });
     }
 
-    // Arms accepts that failed: one (while descriptors are short, like the
-    // epoll engine's one accept every 100 ms), or all (once they are not).
-    void retry(bool all) {
+    // Arms one of the accepts that failed.
+    void retry_one() {
         for (auto& a : slots) {
             if (!a.to_retry) continue;
             a.to_retry = false;
             arm(a);
-            if (!all) return;
+            return;
         }
+    }
+
+    bool any_accept_in_flight() const noexcept {
+        return std::any_of(slots.begin(), slots.end(), [](const ring_accept& a) { return a.in_flight; });
     }
 
     bool any_in_flight() const noexcept {
@@ -310,84 +313,106 @@ asio::awaitable<void> server::impl::accept_loop_through_ring(listening_socket& l
     // Shared with the backoff timer's handler, which may run after the loop.
     const auto shared_accepts = std::make_shared<ring_accepts>(*ring, control, acceptor.native_handle());
     ring_accepts& accepts = *shared_accepts;
-    for (auto& a : accepts.slots) accepts.arm(a);
     asio::steady_timer backoff(control);
     accept_backoff throttled;
     bool serving_stopped = false;  // the stop deadline passed while a connection waited for a slot
-    while (!stop_requested && !serving_stopped) {
-        ring_accept* a = accepts.take();
-        if (a == nullptr && accepts.any_to_retry()) {
-            // The accepts that failed (EMFILE and the like) wait: one is
-            // armed again every 100 ms, and one more for each that works,
-            // until the episode is over.
-            backoff.expires_after(std::chrono::milliseconds(100));
-            co_await backoff.async_wait(detail::use_tuple);
-            accepts.retry(/*all=*/false);
-            continue;
-        }
-        if (a == nullptr) {
-            if (throttled.retries != 0) {
-                // The recovery line is due `quiet` after the last failure,
-                // whether or not anyone connects by then.
-                if (throttled.recovered(std::chrono::steady_clock::now())) {
-                    log(log_level::info, "accept on " + listener.endpoint().to_string() +
-                                             " works again; it failed for " + throttled.describe());
-                    throttled = {};
-                    accepts.retry(/*all=*/true);
-                    continue;
+    // A failure (the ring cannot be set up, memory) ends serving this
+    // listener, through the same steps as a stop: nothing is left in the
+    // ring, the listener closes, and the server stops when asked.
+    std::exception_ptr failure;
+    try {
+        for (auto& a : accepts.slots) accepts.arm(a);
+        while (!stop_requested && !serving_stopped) {
+            ring_accept* a = accepts.take();
+            if (a == nullptr && accepts.any_to_retry() && !accepts.any_accept_in_flight()) {
+                // After an accept failed (EMFILE and the like) one accept at
+                // a time is in the ring, as the epoll engine's one accept4,
+                // armed again 100 ms after each failure; the others stay
+                // parked for the server's life: a process that met its
+                // descriptor limit once would meet it again with four
+                // accepts taking descriptors at once.
+                backoff.expires_after(std::chrono::milliseconds(100));
+                co_await backoff.async_wait(detail::use_tuple);
+                accepts.retry_one();
+                continue;
+            }
+            if (a == nullptr) {
+                if (throttled.retries != 0) {
+                    // The recovery line is due `quiet` after the last failure,
+                    // whether or not anyone connects by then.
+                    if (throttled.recovered(std::chrono::steady_clock::now())) {
+                        log(log_level::info, "accept on " + listener.endpoint().to_string() +
+                                                 " works again; it failed for " + throttled.describe());
+                        throttled = {};
+                        continue;
+                    }
+                    backoff.expires_at(throttled.last_failure + accept_backoff::quiet);
+                    backoff.async_wait([shared_accepts](std::error_code timer_error) {
+                        if (!timer_error) shared_accepts->wake();
+                    });
                 }
-                backoff.expires_at(throttled.last_failure + accept_backoff::quiet);
-                backoff.async_wait([shared_accepts](std::error_code timer_error) {
-                    if (!timer_error) shared_accepts->wake();
-                });
+                co_await accepts.wait();
+                backoff.cancel();
+                continue;
             }
-            co_await accepts.wait();
-            backoff.cancel();
-            continue;
-        }
-        const std::error_code ec(a->result < 0 ? -a->result : 0, std::system_category());
-        if (a->result >= 0) {
-            const int fd = a->result;
-            const sockaddr_storage peer = a->peer;
-            const socklen_t peer_length = a->peer_length;
-            accepts.arm(*a);
-            if (throttled.retries != 0 && throttled.recovered(std::chrono::steady_clock::now())) {
-                log(log_level::info, "accept on " + listener.endpoint().to_string() + " works again; it failed for " +
-                                         throttled.describe());
-                throttled = {};
-                accepts.retry(/*all=*/true);
-            } else {
-                accepts.retry(/*all=*/false);
+            const std::error_code ec(a->result < 0 ? -a->result : 0, std::system_category());
+            if (a->result >= 0) {
+                const int fd = a->result;
+                const sockaddr_storage peer = a->peer;
+                const socklen_t peer_length = a->peer_length;
+                if (throttled.retries != 0 && throttled.recovered(std::chrono::steady_clock::now())) {
+                    log(log_level::info, "accept on " + listener.endpoint().to_string() + " works again; it failed for " +
+                                             throttled.describe());
+                    throttled = {};
+                }
+                if (admitted(gate, fd, peer, peer_length) && !hand_over_now(fd, family, peer)) {
+                    // At max_connections: the other accepts are called back, so
+                    // that this one connection waits for a slot and the rest
+                    // wait in the kernel's backlog, as with epoll. (One that
+                    // completed already is served next; the cancelled ones are
+                    // armed again when the loop takes their completions.)
+                    ring->cancel_all(accepts.fd);
+                    const bool served = co_await hand_over_when_free(fd, family, peer);
+                    if (!served) {
+                        serving_stopped = true;
+                        continue;
+                    }
+                }
+                accepts.arm(*a);
+                continue;
             }
-            if (!admitted(gate, fd, peer, peer_length)) continue;
-            if (!hand_over_now(fd, family, peer)) {
-                const bool served = co_await hand_over_when_free(fd, family, peer);
-                if (!served) serving_stopped = true;
+            if (ec == std::errc::operation_canceled || ec == std::errc::bad_file_descriptor) {
+                if (stop_requested) break;
+                accepts.arm(*a);  // the limit's cancellation, or another's of all on the descriptor
+                continue;
             }
-            continue;
+            if (is_transient_accept_error(ec)) {
+                accepts.arm(*a);
+                continue;
+            }
+            if (throttled.failed(std::chrono::steady_clock::now())) {
+                log(log_level::error, "accept on " + listener.endpoint().to_string() + ": " + ec.message() +
+                                          "; retrying every 100 ms, logged again once it has worked for 1 s");
+            }
+            a->to_retry = true;
         }
-        if (ec == std::errc::operation_canceled || ec == std::errc::bad_file_descriptor) {
-            if (stop_requested) break;
-            accepts.arm(*a);  // not ours: a cancellation of all on the descriptor
-            continue;
-        }
-        if (is_transient_accept_error(ec)) {
-            accepts.arm(*a);
-            continue;
-        }
-        if (throttled.failed(std::chrono::steady_clock::now())) {
-            log(log_level::error, "accept on " + listener.endpoint().to_string() + ": " + ec.message() +
-                                      "; retrying every 100 ms, logged again once it has worked for 1 s");
-        }
-        a->to_retry = true;
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    if (failure) {
+        log_failure(detail::log_event::internal_failure, log_level::error,
+                    "accept loop on " + listener.endpoint().to_string() + " failed, no longer accepting there: ",
+                    failure);
     }
     // Stopping: the accepts still in the ring end (those that accepted a
     // connection meanwhile are served), then what is queued, as accept_loop.
     // The loop's own cancellation (begin_stop's may have come before the
     // accepts were armed) is waited for too: the listener's descriptor
     // closes after it, so it cannot hit a socket that reuses the number.
-    accepts.cancelling.in_flight = true;
-    ring->cancel_all(accepts.fd, &accepts.cancelling);
+    if (accepts.any_in_flight()) {
+        accepts.cancelling.in_flight = true;
+        ring->cancel_all(accepts.fd, &accepts.cancelling);
+    }
     for (;;) {
         while (ring_accept* a = accepts.take()) {
             if (a->result < 0) continue;

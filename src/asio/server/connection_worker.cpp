@@ -109,7 +109,9 @@ asio::awaitable<std::error_code> read_head_through_ring(connection_slot& c) {
     std::error_code ec = error::need_more;
     c.arm(c.options.head_timeout);
     while (ec == error::need_more) {
-        auto [read_error, n, flags] = co_await c.conn.async_receive_provided(use_tuple);
+        // At most the request buffer's capacity, as the epoll engine reads:
+        // the bytes after the head must fit in it.
+        auto [read_error, n, flags] = co_await c.conn.async_receive_provided(r.buffer.capacity(), use_tuple);
         if (read_error == asio::error::no_buffer_space) {
             // Every ring buffer is taken (as many connections are between
             // their head's arrival and its parsing): wait, then read into
@@ -128,7 +130,12 @@ asio::awaitable<std::error_code> read_head_through_ring(connection_slot& c) {
             ec = read_error;
             break;
         }
-        ec = put_head_bytes(r, std::string_view(ring.provided(flags, n).data(), n));
+        try {
+            ec = put_head_bytes(r, std::string_view(ring.provided(flags, n).data(), n));
+        } catch (...) {
+            ring.give_back(flags);  // (the first body bytes' buffer may fail to allocate)
+            throw;
+        }
         ring.give_back(flags);
     }
     c.disarm();

@@ -12,6 +12,7 @@
 #include <asio/io_context.hpp>
 #include <asio/recycling_allocator.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -80,8 +81,9 @@ public:
     void receive(int fd, msghdr& message, ring_operation& op);
     void send(int fd, msghdr& message, ring_operation& op);  // MSG_NOSIGNAL | MSG_WAITALL
     void poll(int fd, std::uint32_t events, ring_operation& op);
-    /// Receives into one of the ring's buffers: see `provided`.
-    void receive_provided(int fd, ring_operation& op);
+    /// Receives at most `limit` bytes (and at most a buffer's size) into
+    /// one of the ring's buffers: see `provided`.
+    void receive_provided(int fd, std::size_t limit, ring_operation& op);
     /// The connection's socket is blocking (io_uring waits for it; the
     /// connection's own system calls pass MSG_DONTWAIT).
     void accept(int fd, sockaddr* address, socklen_t* length, ring_operation& op);
