@@ -79,7 +79,7 @@ public:
     // Queue one operation each; `op` (and what `message` points to) must
     // live until it completes.
     void receive(int fd, msghdr& message, ring_operation& op);
-    void send(int fd, msghdr& message, ring_operation& op);  // MSG_NOSIGNAL | MSG_WAITALL
+    void send(int fd, msghdr& message, ring_operation& op);  // MSG_NOSIGNAL: what the socket takes
     void poll(int fd, std::uint32_t events, ring_operation& op);
     /// Receives at most `limit` bytes (and at most a buffer's size) into
     /// one of the ring's buffers: see `provided`.
