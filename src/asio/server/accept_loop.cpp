@@ -310,9 +310,16 @@ asio::awaitable<void> server::impl::accept_loop_through_ring(listening_socket& l
     }
     const int family = local.data()->sa_family;
     detail::peer_gate gate(options, logs, family, listener.endpoint().to_string());
-    // Shared with the backoff timer's handler, which may run after the loop.
-    const auto shared_accepts = std::make_shared<ring_accepts>(*ring, control, acceptor.native_handle());
-    ring_accepts& accepts = *shared_accepts;
+    // Owned by the server (see ring_accept_states), not by this frame; the
+    // backoff timer's handler, which may run after the loop, holds it weakly.
+    ring_accepts* const owned = [&] {
+        auto state = std::make_shared<ring_accepts>(*ring, control, acceptor.native_handle());
+        ring_accept_states.push_back(state);
+        return state.get();
+    }();
+    const std::weak_ptr<ring_accepts> weak_accepts =
+        std::static_pointer_cast<ring_accepts>(ring_accept_states.back());
+    ring_accepts& accepts = *owned;
     asio::steady_timer backoff(control);
     accept_backoff throttled;
     bool serving_stopped = false;  // the stop deadline passed while a connection waited for a slot
@@ -347,8 +354,9 @@ asio::awaitable<void> server::impl::accept_loop_through_ring(listening_socket& l
                         continue;
                     }
                     backoff.expires_at(throttled.last_failure + accept_backoff::quiet);
-                    backoff.async_wait([shared_accepts](std::error_code timer_error) {
-                        if (!timer_error) shared_accepts->wake();
+                    backoff.async_wait([weak_accepts](std::error_code timer_error) {
+                        const auto alive = weak_accepts.lock();
+                        if (!timer_error && alive) alive->wake();
                     });
                 }
                 co_await accepts.wait();

@@ -62,6 +62,10 @@ struct server::impl {
     std::optional<asio::signal_set> signals;
     std::vector<listening_socket> listeners;
     std::vector<endpoint> bound;
+    // On control: each io_uring accept loop's accepts (accept_loop.cpp),
+    // owned here and not by the loop's frame, which they resume: no cycle
+    // keeps a suspended loop alive once the server is gone.
+    std::vector<std::shared_ptr<void>> ring_accept_states;
 
     std::atomic<std::size_t> active{0};
     std::atomic<std::size_t> accepted{0};
