@@ -103,15 +103,8 @@ struct accept_backoff {
 // until the close, see docs/scaling-out.md.)
 asio::awaitable<void> server::impl::accept_loop(listening_socket& listener) {
     auto& acceptor = listener.acceptor();
-    std::error_code setup_error;
-    acceptor.native_non_blocking(true, setup_error);
-    const auto local = acceptor.local_endpoint(setup_error);
-    if (setup_error) {
-        log(log_level::error, "cannot serve " + listener.endpoint().to_string() + ": " + setup_error.message());
-        end_accept_loop(acceptor);
-        co_return;
-    }
-    const int family = local.data()->sa_family;
+    const int family = family_or_end(listener);
+    if (family < 0) co_return;
     detail::peer_gate gate(options, logs, family, listener.endpoint().to_string());
     sockaddr_storage peer{};
     socklen_t peer_length = 0;
@@ -173,18 +166,7 @@ asio::awaitable<void> server::impl::accept_loop(listening_socket& listener) {
             if (!served) break;
         }
     }
-    // Stopping: what is queued already, at most a backlog's worth (a shared
-    // port keeps receiving until the close).
-    for (int queued = 0; queued < options.listen.backlog && !stop_deadline_passed; ++queued) {
-        const int fd = accept_pending(acceptor, peer, peer_length);
-        if (fd < 0) break;
-        if (!admitted(gate, fd, peer, peer_length)) continue;
-        if (!hand_over_now(fd, family, peer)) {
-            const bool served = co_await hand_over_when_free(fd, family, peer);
-            if (!served) break;
-        }
-    }
-    end_accept_loop(acceptor);
+    co_await take_queued_then_close(acceptor, gate, family, /*blocking=*/false);
 }
 
 namespace {
@@ -300,15 +282,8 @@ void ring_accept::complete(int r, std::uint32_t) noexcept {
 // own: its accept completes in the batch that submits other work.
 asio::awaitable<void> server::impl::accept_loop_through_ring(listening_socket& listener) {
     auto& acceptor = listener.acceptor();
-    std::error_code setup_error;
-    acceptor.native_non_blocking(true, setup_error);  // for the accepts at stop
-    const auto local = acceptor.local_endpoint(setup_error);
-    if (setup_error) {
-        log(log_level::error, "cannot serve " + listener.endpoint().to_string() + ": " + setup_error.message());
-        end_accept_loop(acceptor);
-        co_return;
-    }
-    const int family = local.data()->sa_family;
+    const int family = family_or_end(listener);
+    if (family < 0) co_return;
     detail::peer_gate gate(options, logs, family, listener.endpoint().to_string());
     // Owned by the server (see ring_accept_states), not by this frame; the
     // backoff timer's handler, which may run after the loop, holds it weakly.
@@ -438,10 +413,38 @@ asio::awaitable<void> server::impl::accept_loop_through_ring(listening_socket& l
         if (!accepts.any_in_flight()) break;
         co_await accepts.wait();
     }
+    if (serving_stopped) {
+        end_accept_loop(acceptor);
+        co_return;
+    }
+    co_await take_queued_then_close(acceptor, gate, family, /*blocking=*/true);
+}
+
+// Readies a listener for an accept loop (non-blocking, for the accept4
+// calls; its address family): -1, logged and the loop ended, if it cannot
+// be served.
+int server::impl::family_or_end(listening_socket& listener) {
+    auto& acceptor = listener.acceptor();
+    std::error_code ec;
+    acceptor.native_non_blocking(true, ec);
+    const auto local = acceptor.local_endpoint(ec);
+    if (ec) {
+        log(log_level::error, "cannot serve " + listener.endpoint().to_string() + ": " + ec.message());
+        end_accept_loop(acceptor);
+        return -1;
+    }
+    return local.data()->sa_family;
+}
+
+// Stopping: accepts what the kernel has queued already, at most a backlog's
+// worth (a shared port keeps receiving until the close), then closes the
+// listener. `blocking`: the io_uring engine's sockets.
+asio::awaitable<void> server::impl::take_queued_then_close(listening_socket::acceptor_type& acceptor,
+                                                            detail::peer_gate& gate, int family, bool blocking) {
     sockaddr_storage peer{};
     socklen_t peer_length = 0;
-    for (int queued = 0; queued < options.listen.backlog && !stop_deadline_passed && !serving_stopped; ++queued) {
-        const int fd = accept_pending(acceptor, peer, peer_length, /*blocking=*/true);
+    for (int queued = 0; queued < options.listen.backlog && !stop_deadline_passed; ++queued) {
+        const int fd = accept_pending(acceptor, peer, peer_length, blocking);
         if (fd < 0) break;
         if (!admitted(gate, fd, peer, peer_length)) continue;
         if (!hand_over_now(fd, family, peer)) {

@@ -35,6 +35,9 @@
 #include <vector>
 
 namespace scgi {
+namespace detail {
+class peer_gate;
+}  // namespace detail
 
 // Which executor runs what:
 // - control (a strand with several threads): accept loops, the sweeper, the
@@ -105,6 +108,9 @@ struct server::impl {
     // --- Accepting (accept_loop.cpp) ---
     asio::awaitable<void> accept_loop(listening_socket& listener);
     asio::awaitable<void> accept_loop_through_ring(listening_socket& listener);
+    int family_or_end(listening_socket& listener);
+    asio::awaitable<void> take_queued_then_close(listening_socket::acceptor_type& acceptor, detail::peer_gate& gate,
+                                                 int family, bool blocking);
     void end_accept_loop(listening_socket::acceptor_type& acceptor);
     bool hand_over_now(int fd, int family, const sockaddr_storage& peer);
     asio::awaitable<bool> hand_over_when_free(int fd, int family, sockaddr_storage peer);
