@@ -1,10 +1,12 @@
 #include <scgi/asio/client.hpp>
 
 #include <scgi/encode_request.hpp>
+#include <scgi/detail/content_length.hpp>
 #include <scgi/error.hpp>
 
 #include <asio/local/stream_protocol.hpp>
 
+#include <optional>
 #include <utility>
 
 namespace scgi {
@@ -126,6 +128,11 @@ void client::on_call_write_done(std::error_code ec) {
         }
     }
     if (call_waiting_) call_event_.cancel();
+}
+
+bool client::body_is_declared_length(std::size_t received) const noexcept {
+    std::optional<std::uint64_t> declared;
+    return detail::declared_content_length(head(), declared) == nullptr && declared && *declared == received;
 }
 
 void client::close() noexcept {

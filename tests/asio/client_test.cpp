@@ -25,6 +25,7 @@
 #include <functional>
 #include <future>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -33,6 +34,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 namespace {
@@ -273,6 +275,54 @@ TEST_P(ClientBothTransports, AWholeAnswerWinsOverTheBodyTheServerDidNotRead) {
     ASSERT_FALSE(ec) << ec.message();
     EXPECT_EQ(status, 413);
     EXPECT_EQ(body, "too large");
+}
+
+// A backend that answers in full and closes with the request unread: on a
+// Unix socket the client's read then meets a reset (ECONNRESET) where the end
+// of input would be, every time (the test above meets it only when the close
+// wins the race with the body's write). With the whole Content-Length
+// received that is the answer; short of it, or with no Content-Length to
+// tell, it is connection_reset.
+TEST(Client, AResetAfterTheWholeDeclaredBodyEndsTheBody) {
+    struct answer_case {
+        std::string response;
+        bool whole;
+    };
+    const std::vector<answer_case> cases{
+        {"Status: 413 Content Too Large\r\nContent-Length: 9\r\n\r\ntoo large", true},
+        {"Status: 413 Content Too Large\r\nContent-Length: 20\r\n\r\ntoo large", false},
+        {"Status: 413 Content Too Large\r\n\r\ntoo large", false},
+    };
+    temp_dir dir;
+    const std::string path = dir.file("raw.sock");
+    const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(listener, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+    ASSERT_EQ(::bind(listener, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
+    ASSERT_EQ(::listen(listener, 4), 0);
+    for (const answer_case& each : cases) {
+        // The backend: waits for the request, answers without reading it, closes.
+        std::thread backend([&] {
+            const int fd = ::accept(listener, nullptr, nullptr);
+            if (fd < 0) return;
+            pollfd readable{fd, POLLIN, 0};
+            (void)::poll(&readable, 1, 5000);
+            (void)::send(fd, each.response.data(), each.response.size(), MSG_NOSIGNAL);
+            ::close(fd);
+        });
+        const auto [ec, status, body] = call(scgi::endpoint::unix_socket(path), post_headers("/"), "a body never read");
+        backend.join();
+        if (each.whole) {
+            EXPECT_FALSE(ec) << ec.message() << " for " << each.response;
+            EXPECT_EQ(status, 413);
+            EXPECT_EQ(body, "too large");
+        } else {
+            EXPECT_EQ(ec, asio::error::connection_reset) << ec.message() << " for " << each.response;
+        }
+    }
+    ::close(listener);
 }
 
 TEST_P(ClientBothTransports, AServerThatNeitherReadsNorAnswersIsAWriteTimeout) {

@@ -196,7 +196,11 @@ public:
     auto async_read_body_some(CompletionToken&& token);
 
     /// The rest of the body as a string; `error::body_too_large` once more
-    /// than `limit` bytes arrive.
+    /// than `limit` bytes arrive. A backend that answers in full and closes
+    /// without reading the whole request body makes its system reset the
+    /// connection where the end of input would be: a body as long as the
+    /// head's `Content-Length` is complete all the same (without one, or
+    /// shorter, the reset is `connection_reset`).
     /// Completion signature: `void(std::error_code, std::string body)`.
     template <class CompletionToken>
     auto async_read_body(std::size_t limit, CompletionToken&& token);
@@ -240,6 +244,9 @@ private:
     std::error_code unix_or_validate(std::vector<asio::generic::stream_protocol::endpoint>& candidates);
     std::error_code finish(std::error_code ec, detail::io_deadline& deadline, error timeout) noexcept;
     void on_call_write_done(std::error_code ec);
+    // True if `received` body bytes are what the response head's
+    // Content-Length declares.
+    bool body_is_declared_length(std::size_t received) const noexcept;
 
     // Starts a step of `self` on `deadline`: the caller's cancellation reaches
     // it through the deadline, as the deadline's expiry does.

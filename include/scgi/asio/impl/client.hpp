@@ -203,6 +203,12 @@ struct client::read_body_op {
             self.reset_cancellation_state(asio::enable_partial_cancellation());
             return c.async_read_body_some(std::move(self));
         }
+        if (ec == asio::error::connection_reset && c.body_is_declared_length(body.size())) {
+            // The backend closed with some of the request unread: a reset
+            // instead of the end of input, after the whole declared body.
+            c.failure_.clear();
+            return self.complete(std::error_code{}, std::move(body));
+        }
         if (ec) return self.complete(ec, std::string());
         if (piece.empty()) return self.complete(std::error_code{}, std::move(body));
         if (piece.size() > limit - body.size()) {
