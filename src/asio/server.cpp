@@ -27,8 +27,11 @@ server::impl::impl(handler h, server_options o)
     : on_request(std::move(h)),
       options(std::move(o)),
       logs(options),
-      io(static_cast<int>(options.threads)),
-      control(detail::serial_executor(io, options.threads)),
+      engine(choose_engine(options)),
+      // With the io_uring engine this io_context has one thread, the first
+      // (the others run ring_threads).
+      io(engine.ring ? 1 : static_cast<int>(options.threads)),
+      control(detail::serial_executor(io, engine.ring ? 1 : options.threads)),
       slots(io, options, logs),
       sweeper(control, slots, options),
       slot_freed(control),
@@ -41,7 +44,7 @@ server::impl::impl(handler h, server_options o)
         throw std::invalid_argument("scgi::server: timeouts must be positive");
     }
     if (options.read_buffer_size == 0) throw std::invalid_argument("scgi::server: read_buffer_size is 0");
-    choose_engine();
+    start_ring_threads();
     // A write to a closed pipe or socket (including the log's stderr) must
     // return EPIPE, not kill the server.
     std::signal(SIGPIPE, SIG_IGN);
@@ -66,9 +69,13 @@ io_engine engine_from_environment() {
 
 }  // namespace
 
-// Sets up the io_uring ring, unless epoll is asked for or io_uring cannot
-// run here (then epoll, and the start line says why).
-void server::impl::choose_engine() {
+// io_uring unless epoll is asked for or io_uring cannot run here (then
+// epoll, and the start line says why). `automatic` with several threads runs
+// epoll: there every thread serves any connection, so a handler that blocks
+// its thread holds up only itself; the io_uring engine gives each thread its
+// own connections (see io_engine::io_uring).
+engine_choice server::impl::choose_engine(const server_options& options) {
+    engine_choice choice;
     io_engine wanted = options.engine;
     std::string why;
     if (wanted == io_engine::automatic) {
@@ -78,39 +85,48 @@ void server::impl::choose_engine() {
         why = " (server_options::engine)";
     }
     if (wanted == io_engine::epoll) {
-        engine_line = "io engine: epoll" + why;
-        return;
+        choice.line = "io engine: epoll" + why;
+        return choice;
     }
-    // The engine serves one thread per server for now: with several, each
-    // completion crosses to another thread's strand, which measured 2-4x the
-    // epoll engine's CPU per request (bench/README.md). Scale out with
-    // processes (listen.reuse_port) instead.
-    if (options.threads != 1) {
-        if (options.engine == io_engine::io_uring) {
-            throw std::invalid_argument("scgi::server: the io_uring engine serves one thread (threads is " +
-                                        std::to_string(options.threads) + "); use epoll or one thread per process");
-        }
-        engine_line = "io engine: epoll, because the io_uring engine serves one thread (threads is " +
-                      std::to_string(options.threads) + ")";
-        return;
+    if (wanted == io_engine::automatic && options.threads > 1) {
+        choice.line = "io engine: epoll, because with " + std::to_string(options.threads) +
+                      " threads it shares every connection among them (io_uring gives each thread its own; "
+                      "ask for it to use it)";
+        return choice;
     }
-    detail::io_ring::settings settings;
-    settings.single_thread = options.threads == 1;
+    // Every ring has one thread: SINGLE_ISSUER and DEFER_TASKRUN.
+    choice.settings.single_thread = true;
     // Tried on a thread of its own: the kernel later notifies a thread that
     // set up a ring when the ring is torn down (see io_ring), and the
     // constructing thread is the application's.
     std::string unavailable;
-    std::thread([&] { unavailable = detail::io_ring::unavailable_reason(settings); }).join();
+    std::thread([&] { unavailable = detail::io_ring::unavailable_reason(choice.settings); }).join();
     if (!unavailable.empty()) {
         if (wanted == io_engine::io_uring) {
             throw std::runtime_error("scgi::server: io_uring" + why + ": " + unavailable);
         }
-        engine_line = "io engine: epoll, because io_uring is unavailable: " + unavailable;
-        return;
+        choice.line = "io engine: epoll, because io_uring is unavailable: " + unavailable;
+        return choice;
     }
-    ring = std::make_unique<detail::io_ring>(io, settings);
+    choice.ring = true;
+    choice.line = "io engine: io_uring" + why;
+    if (options.threads > 1) {
+        choice.line += ", a ring per thread (" + std::to_string(options.threads) + " threads)";
+    }
+    return choice;
+}
+
+// The io_uring engine's rings: the first thread's, and one per other thread
+// with its io_context. Each ring itself is set up by the first operation,
+// on its thread.
+void server::impl::start_ring_threads() {
+    if (!engine.ring) return;
+    ring = std::make_unique<detail::io_ring>(io, engine.settings);
     slots.submit_through(ring.get());
-    engine_line = "io engine: io_uring" + why;
+    for (unsigned i = 1; i < options.threads; ++i) {
+        auto& added = ring_threads.emplace_back(std::make_unique<ring_thread>(engine.settings));
+        slots.add_home(added->io, &added->ring);
+    }
 }
 
 // Takes a listener for the accept loops (started by start_serving).
@@ -133,9 +149,9 @@ endpoint server::impl::add_listener(listening_socket socket) {
 
 // A slot for a new connection; a new slot gets its worker coroutine, which
 // serves the slot's connections for the server's life.
-connection_slot* server::impl::acquire() {
+connection_slot* server::impl::acquire(std::size_t home) {
     bool created = false;
-    connection_slot* slot = slots.acquire(created);
+    connection_slot* slot = slots.acquire(created, home);
     if (!created) return slot;
     // Outside the pool's lock: with one thread the worker runs here until it
     // waits for its first connection.
@@ -153,7 +169,7 @@ void server::impl::release(connection_slot& slot) noexcept {
     active.fetch_sub(1);
     if (waiting_for_slot.load() != 0 || stop_requested.load()) {
         asio::post(control, [this] {
-            slot_freed.cancel();
+            wake_slot_waiters();
             maybe_finish_stop();
         });
     }
@@ -167,9 +183,10 @@ void server::impl::start_serving() {
     // Waiters never re-arm this timer (that would cancel the other waiters):
     // it stays at "never" and cancel() wakes them all.
     slot_freed.expires_at(asio::steady_timer::time_point::max());
+    for (auto& t : ring_threads) t->slot_freed.expires_at(asio::steady_timer::time_point::max());
     accept_loops_running = listeners.size();
     for (auto& listener : listeners) {
-        asio::co_spawn(control, ring ? accept_loop_through_ring(listener) : accept_loop(listener),
+        asio::co_spawn(control, ring ? accept_loop_through_rings(listener) : accept_loop(listener),
                        [this](std::exception_ptr e) {
             if (e) log_failure(detail::log_event::internal_failure, log_level::error, "accept loop failed: ", e);
         });
@@ -184,7 +201,7 @@ void server::impl::start_serving() {
             begin_stop();
         });
     }
-    log(log_level::info, engine_line);
+    log(log_level::info, engine.line);
     for (const auto& where : bound) log(log_level::info, "listening on " + where.to_string());
     warn_if_reuse_port_loses_connections();
 }
@@ -221,9 +238,18 @@ void server::impl::begin_stop() {
         listener.remove_socket_file();
         std::error_code ignored;
         listener.acceptor().cancel(ignored);
-        if (ring) ring->cancel_all(listener.acceptor().native_handle());
     }
-    slot_freed.cancel();
+    if (ring) {
+        // Each thread's accept loops see the stop and call back their own
+        // accepts (only the ring's thread may submit to it).
+        // (Posted, on control too: a loop resumed here would end inside
+        // this function.)
+        asio::post(control, [this] { wake_ring_accept_loops(0); });
+        for (std::size_t t = 0; t < ring_threads.size(); ++t) {
+            asio::post(ring_threads[t]->io, [this, t] { wake_ring_accept_loops(t + 1); });
+        }
+    }
+    wake_slot_waiters();
     if (signals) signals->cancel();
     if (active.load() != 0) {
         log(log_level::info, "stopping: waiting for " + std::to_string(active.load()) + " connection(s)");
@@ -234,7 +260,7 @@ void server::impl::begin_stop() {
         log(log_level::warning, "stop deadline passed: closing " + std::to_string(active.load()) +
                                     " connection(s)");
         stop_deadline_passed = true;
-        slot_freed.cancel();  // an accept loop holding a connection for a slot drops it
+        wake_slot_waiters();  // an accept loop holding a connection for a slot drops it
         if (active.load() == 0) return maybe_finish_stop();
         slots.for_each([](connection_slot& slot) {
             slot.post_if_current(slot.deadline.generation(), [&slot] {
@@ -270,9 +296,19 @@ void server::impl::finish_stop() {
     for (connection_slot* slot : workers) asio::dispatch(slot->strand, [slot] { slot->take(-1, AF_UNSPEC, sockaddr_storage{}); });
     sweeper.stop();
     stop_deadline.cancel();
-    slot_freed.cancel();
+    wake_slot_waiters();
     if (signals) signals->cancel();
+    // The other threads' io_contexts end once the workers' ends, posted
+    // above, have run.
+    for (auto& t : ring_threads) t->work.reset();
     log(log_level::info, "stopped");
+}
+
+void server::impl::wake_slot_waiters() {
+    slot_freed.cancel();
+    for (auto& t : ring_threads) {
+        asio::post(t->io, [thread = t.get()] { thread->slot_freed.cancel(); });
+    }
 }
 
 server::server(handler on_request, server_options options)
@@ -344,17 +380,23 @@ std::vector<endpoint> server::endpoints() const { return impl_->bound; }
 void server::run() {
     impl_->start_serving();
     // The calling thread is one of options.threads.
-    for (unsigned i = 1; i < impl_->options.threads; ++i) {
-        impl_->threads.emplace_back([this] { impl_->io.run(); });
-    }
-    impl_->io.run();
+    for (unsigned i = 1; i < impl_->options.threads; ++i) impl_->threads.emplace_back([this, i] { impl_->run_thread(i); });
+    impl_->run_thread(0);
     wait();
 }
 
 void server::start() {
     impl_->start_serving();
-    for (unsigned i = 0; i < impl_->options.threads; ++i) {
-        impl_->threads.emplace_back([this] { impl_->io.run(); });
+    for (unsigned i = 0; i < impl_->options.threads; ++i) impl_->threads.emplace_back([this, i] { impl_->run_thread(i); });
+}
+
+// Thread `i` of options.threads: with the io_uring engine each but the
+// first runs its own io_context.
+void server::impl::run_thread(unsigned i) {
+    if (i == 0 || ring_threads.empty()) {
+        io.run();
+    } else {
+        ring_threads[i - 1]->io.run();
     }
 }
 

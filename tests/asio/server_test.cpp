@@ -24,6 +24,7 @@
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -343,8 +344,25 @@ TEST(Server, ThousandConcurrentConnections) {
     EXPECT_EQ(s.server->connections_accepted(), 1000u);
 }
 
-TEST(Server, BeyondMaxConnectionsNewOnesWait) {
-    scgi::server_options options;
+// The limit, the stop and its deadline with one thread and with three: on
+// the io_uring engine three are three rings, each accepting and serving on
+// its own thread (the .epoll twin: three threads sharing every connection).
+class OneAndThreeThreads : public ::testing::TestWithParam<unsigned> {
+protected:
+    static scgi::server_options with_threads() {
+        scgi::server_options options;
+        options.threads = GetParam();
+        return options;
+    }
+};
+
+INSTANTIATE_TEST_SUITE_P(Server, OneAndThreeThreads, ::testing::Values(1u, 3u),
+                         [](const ::testing::TestParamInfo<unsigned>& info) {
+                             return std::to_string(info.param) + "_threads";
+                         });
+
+TEST_P(OneAndThreeThreads, BeyondMaxConnectionsNewOnesWait) {
+    scgi::server_options options = with_threads();
     options.max_connections = 2;
     running_server s(options);
     s.app.wait_for = 300ms;
@@ -362,8 +380,8 @@ TEST(Server, BeyondMaxConnectionsNewOnesWait) {
     EXPECT_GE(std::chrono::steady_clock::now() - started, 550ms);
 }
 
-TEST(Server, GracefulStopAnswersRequestsInFlight) {
-    running_server s;
+TEST_P(OneAndThreeThreads, GracefulStopAnswersRequestsInFlight) {
+    running_server s(with_threads());
     s.app.wait_for = 300ms;
     const auto where = s.listen_unix();
     s.server->start();
@@ -385,8 +403,8 @@ TEST(Server, GracefulStopAnswersRequestsInFlight) {
     EXPECT_FALSE(std::filesystem::exists(where.path()));
 }
 
-TEST(Server, StopDeadlineClosesWhatIsLeft) {
-    scgi::server_options options;
+TEST_P(OneAndThreeThreads, StopDeadlineClosesWhatIsLeft) {
+    scgi::server_options options = with_threads();
     options.stop_timeout = 100ms;
     running_server s(options);
     s.app.wait_for = 10s;
@@ -543,15 +561,29 @@ TEST(Server, StaleSocketFileIsReplacedLiveOneIsNot) {
     EXPECT_EQ(body_of(round_trip(scgi::endpoint::unix_socket(path), post("/echo", "first"))), "first");
 }
 
-// The io_uring engine serves one thread: asked for with more it is a
-// start-up error; `automatic` then runs epoll and says why.
-TEST(Server, TheIoUringEngineServesOneThread) {
+// Eight clients at once, half over TCP and half over the Unix socket, each
+// sending `each` requests one after another: how many came back echoed.
+int echoes_from_eight_clients(const scgi::endpoint& tcp, const scgi::endpoint& unix_path, int each) {
+    std::vector<std::thread> clients;
+    std::atomic<int> ok{0};
+    for (int t = 0; t < 8; ++t) {
+        clients.emplace_back([&, t] {
+            for (int i = 0; i < each; ++i) {
+                const std::string body = "t" + std::to_string(t) + "i" + std::to_string(i);
+                ok += body_of(round_trip(t % 2 ? tcp : unix_path, post("/echo", body))) == body;
+            }
+        });
+    }
+    for (auto& t : clients) t.join();
+    return ok;
+}
+
+// `automatic` with several threads runs epoll, where every thread serves
+// any connection, and says why.
+TEST(Server, AutomaticRunsEpollWithSeveralThreads) {
     scgi::server_options options;
     options.threads = 2;
-    options.engine = scgi::io_engine::io_uring;
-    EXPECT_THROW(scgi::server(test_app{}.handler(), options), std::invalid_argument);
-    options.engine = scgi::io_engine::automatic;
-    // (The choice under test is automatic's own: not the .epoll twin's.)
+    // (The choice under test is automatic's own: not the twins' engine.)
     const char* asked = std::getenv("SCGI_IO_ENGINE");
     const std::string saved = asked ? asked : "";
     ::unsetenv("SCGI_IO_ENGINE");
@@ -560,7 +592,41 @@ TEST(Server, TheIoUringEngineServesOneThread) {
     const auto where = s.listen_unix();
     s.server->start();
     EXPECT_EQ(body_of(round_trip(where, post("/echo", "two threads"))), "two threads");
-    EXPECT_TRUE(s.log.contains("io engine: epoll, because the io_uring engine serves one thread (threads is 2)"));
+    EXPECT_TRUE(s.log.contains("io engine: epoll, because with 2 threads it shares every connection among them "
+                               "(io_uring gives each thread its own; ask for it to use it)"));
+}
+
+// The io_uring engine with several threads: a ring and an io_context per
+// thread, each accepting from the shared listeners and serving what it
+// accepted. Connections from many clients are spread over the threads
+// (each handler notes its thread), every one is answered, and the stop
+// ends every thread.
+TEST(Server, TheIoUringEngineGivesEachThreadItsOwnRing) {
+    scgi::server_options options;
+    options.threads = 3;
+    options.engine = scgi::io_engine::io_uring;
+    std::mutex mutex;
+    std::set<std::thread::id> handler_threads;
+    running_server s(options, [&](scgi::request& req, scgi::response_writer& res) -> asio::awaitable<void> {
+        {
+            std::lock_guard lock(mutex);
+            handler_threads.insert(std::this_thread::get_id());
+        }
+        auto [ec, body] = co_await req.read_body(1024);
+        EXPECT_FALSE(ec) << ec.message();
+        const scgi::response answer = scgi::response::text(200, body);
+        const std::error_code sent = co_await res.send(answer);
+        EXPECT_FALSE(sent) << sent.message();
+    });
+    const auto tcp = s.listen_tcp();
+    const auto unix_path = s.listen_unix();
+    s.server->start();
+    EXPECT_EQ(echoes_from_eight_clients(tcp, unix_path, 40), 320);
+    s.stop_and_wait();
+    EXPECT_TRUE(s.log.contains("io engine: io_uring (server_options::engine), a ring per thread (3 threads)"));
+    std::lock_guard lock(mutex);
+    EXPECT_GE(handler_threads.size(), 2u) << "every connection was served on one thread";
+    EXPECT_LE(handler_threads.size(), 3u);
 }
 
 TEST(Server, RefusesBadOptionsAndRunWithoutListening) {
@@ -586,27 +652,21 @@ TEST(Server, SeveralThreadsServeConcurrently) {
     const auto tcp = s.listen_tcp();
     const auto unix_path = s.listen_unix();
     s.server->start();
-    std::vector<std::thread> clients;
-    std::atomic<int> ok{0};
-    for (int t = 0; t < 8; ++t) {
-        clients.emplace_back([&, t] {
-            for (int i = 0; i < 50; ++i) {
-                const std::string body = "t" + std::to_string(t) + "i" + std::to_string(i);
-                ok += body_of(round_trip(t % 2 ? tcp : unix_path, post("/echo", body))) == body;
-            }
-        });
-    }
-    for (auto& t : clients) t.join();
-    EXPECT_EQ(ok, 400);
+    EXPECT_EQ(echoes_from_eight_clients(tcp, unix_path, 50), 400);
 }
 
 // Handlers on several threads really run at the same time: each of four
 // blocks its thread until all four have started (bounded by 10 s). Handed to
 // the worker inline on the accepting thread, they would run one by one and
 // none would see the others.
+//
+// On epoll, where every thread serves any connection: with io_uring each
+// thread serves the connections its own ring accepted, so a handler that
+// blocks its thread holds those up (io_engine::io_uring says so).
 TEST(Server, SeveralThreadsRunHandlersInParallel) {
     scgi::server_options options;
     options.threads = 4;
+    options.engine = scgi::io_engine::epoll;
     std::atomic<int> started{0};
     std::atomic<int> most_seen{0};
     running_server s(options, [&](scgi::request&, scgi::response_writer& res) -> asio::awaitable<void> {
@@ -679,8 +739,8 @@ TEST_P(BothTransports, ConnectionsQueuedInTheKernelAtStopAreServed) {
 // The stop deadline passes while an accepted connection still waits for a
 // slot: it is closed unanswered like the ones the deadline cut (no handler
 // starts after the deadline), and the stop completes.
-TEST(Server, ConnectionStillWaitingForASlotAtTheStopDeadlineIsClosed) {
-    scgi::server_options options;
+TEST_P(OneAndThreeThreads, ConnectionStillWaitingForASlotAtTheStopDeadlineIsClosed) {
+    scgi::server_options options = with_threads();
     options.max_connections = 1;
     options.stop_timeout = 200ms;
     running_server s(options);

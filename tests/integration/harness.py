@@ -320,6 +320,11 @@ class Echo:
         self.where = where
         self.name = name
         args = [ECHO, *extra]
+        # SCGI_ECHO_THREADS: every echo serves on that many threads (CMake's
+        # <test>.io_uring_threads variants), unless the test sets its own.
+        threads = os.environ.get("SCGI_ECHO_THREADS", "")
+        if threads and "--threads" not in extra:
+            args += ["--threads", threads]
         if where[0] == "unix":
             if group == "web" and IS_ROOT:
                 args += ["--socket-group", web_group_name()]

@@ -22,11 +22,16 @@ enum class io_engine {
     epoll,
     /// Accepts, reads (into buffers owned by the ring), writes and closes
     /// are submission entries, sent to the kernel in one io_uring_enter per
-    /// batch of ready work; completions are read from shared memory. For a
-    /// server of one thread (`server_options::threads`; with more,
-    /// `automatic` picks epoll and says so, and asking for io_uring is an
-    /// error: scale out with processes and `listen.reuse_port`). The server
-    /// fails to start if io_uring cannot be set up.
+    /// batch of ready work; completions are read from shared memory. Each
+    /// of the server's threads (`server_options::threads`) has a ring and an
+    /// io_context of its own, takes connections from the listeners into its
+    /// ring and serves them itself: nothing crosses threads per connection,
+    /// but a handler that blocks its thread holds up that thread's
+    /// connections (and the accepts its ring has taken), which another
+    /// thread does not take over. So with several threads `automatic` picks
+    /// epoll, where every thread serves any connection; ask for io_uring
+    /// for the other trade. The server fails to start if io_uring cannot be
+    /// set up.
     io_uring,
 };
 

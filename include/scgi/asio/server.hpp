@@ -115,7 +115,9 @@ public:
     /// work beside the connections (a timer that refreshes a cache, say).
     /// It is not a connection's executor: with several threads each
     /// connection runs on a strand of its own, and a handler gets it with
-    /// `co_await asio::this_coro::executor`.
+    /// `co_await asio::this_coro::executor`. (On the io_uring engine with
+    /// several threads, each thread runs an io_context of its own; this is
+    /// the first thread's, and a handler's executor is its thread's.)
     asio::any_io_executor get_executor() const noexcept;
 
 private:

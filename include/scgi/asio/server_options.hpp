@@ -20,7 +20,9 @@ namespace scgi {
 struct server_options {
     /// Threads running connections. 1 suits one process per core (scale out
     /// with several processes and `listen.reuse_port`); more share one
-    /// process's connections across cores.
+    /// process's connections across cores: on epoll any thread serves any
+    /// connection, on io_uring each thread serves those its own ring
+    /// accepted (see `io_engine`).
     unsigned threads = 1;
 
     /// epoll or io_uring (see `io_engine`). Default: io_uring where it is

@@ -179,8 +179,8 @@ constexpr std::size_t accepts_in_flight = 4;
 
 struct ring_accepts;
 
-// One accept in the ring. Its completion is carried over to the control
-// executor, where the accept loop runs.
+// One accept in the ring. Its completion is carried over to the loop's
+// executor (inline: the ring's thread runs it).
 struct ring_accept final : detail::ring_operation {
     ring_accepts* owner = nullptr;
     sockaddr_storage peer{};
@@ -195,18 +195,18 @@ struct ring_accept final : detail::ring_operation {
 
 // The accepts of one listener, and the loop waiting for one of them.
 struct ring_accepts {
-    ring_accepts(detail::io_ring& r, asio::any_io_executor control_executor, int listener)
-        : ring(r), control(std::move(control_executor)), fd(listener) {
+    ring_accepts(detail::io_ring& r, asio::any_io_executor loop_executor, int listener)
+        : ring(r), executor(std::move(loop_executor)), fd(listener) {
         for (auto& a : slots) a.owner = this;
         cancelling.owner = this;
     }
 
     detail::io_ring& ring;
-    asio::any_io_executor control;
+    asio::any_io_executor executor;  // the loop's: the ring's thread
     int fd;
     std::array<ring_accept, accepts_in_flight> slots;
     ring_accept cancelling;  // the loop's cancellation of the accepts, at stop (never taken)
-    std::optional<detail::resume_handler> waiter;  // on control
+    std::optional<detail::resume_handler> waiter;  // on executor
     std::size_t next = 0;
 
     void arm(ring_accept& a) {
@@ -250,7 +250,7 @@ struct ring_accepts {
                std::any_of(slots.begin(), slots.end(), [](const ring_accept& a) { return a.in_flight; });
     }
 
-    // On control: resumes the loop if it waits.
+    // On executor: resumes the loop if it waits.
     void wake() {
         if (!waiter) return;
         detail::resume_handler resume = std::move(*waiter);
@@ -267,7 +267,7 @@ struct ring_accepts {
 
 void ring_accept::complete(int r, std::uint32_t) noexcept {
     ring_accepts* o = owner;
-    asio::dispatch(o->control, [this, o, r] {
+    asio::dispatch(o->executor, [this, o, r] {
         result = r;
         in_flight = false;
         done = true;
@@ -277,25 +277,63 @@ void ring_accept::complete(int r, std::uint32_t) noexcept {
 
 }  // namespace
 
-// The io_uring engine's accept loop: what accept_loop does, with the
-// accepts in the ring. A connection costs no accept4 and no wait of its
-// own: its accept completes in the batch that submits other work.
-asio::awaitable<void> server::impl::accept_loop_through_ring(listening_socket& listener) {
+// The io_uring engine's accept loops for one listener, on control: each
+// thread's ring takes connections from it (accept_through_ring), and once
+// all have ended the queue is drained and the listener closed, as
+// accept_loop does.
+asio::awaitable<void> server::impl::accept_loop_through_rings(listening_socket& listener) {
     auto& acceptor = listener.acceptor();
     const int family = family_or_end(listener);
     if (family < 0) co_return;
+    bool serving_stopped = false;  // the stop deadline passed while a connection waited for a slot
+    // The other threads' loops report here, on control, when they end.
+    std::size_t others_running = ring_threads.size();
+    asio::steady_timer others_ended(control, asio::steady_timer::time_point::max());
+    for (std::size_t t = 0; t < ring_threads.size(); ++t) {
+        asio::co_spawn(ring_threads[t]->io, accept_through_ring(listener, family, t + 1),
+                       [this, &others_running, &others_ended, &serving_stopped](std::exception_ptr e, bool dropped) {
+                           if (e) {
+                               log_failure(detail::log_event::internal_failure, log_level::error,
+                                           "accept loop failed: ", e);
+                           }
+                           asio::post(control, [&others_running, &others_ended, &serving_stopped, dropped] {
+                               if (dropped) serving_stopped = true;
+                               if (--others_running == 0) others_ended.cancel();
+                           });
+                       });
+    }
+    if (co_await accept_through_ring(listener, family, 0)) serving_stopped = true;
+    while (others_running != 0) co_await others_ended.async_wait(detail::use_tuple);
+    if (serving_stopped) {
+        end_accept_loop(acceptor);
+        co_return;
+    }
+    detail::peer_gate gate(options, logs, family, listener.endpoint().to_string());
+    co_await take_queued_then_close(acceptor, gate, family, /*blocking=*/true);
+}
+
+// One thread's accept loop on `home`'s ring: what accept_loop does, with
+// the accepts in the ring. A connection costs no accept4 and no wait of its
+// own: its accept completes in the batch that submits other work, and it is
+// served on this thread. Returns once the stop has begun and its accepts
+// have ended; true if the stop deadline passed while a connection waited
+// for a slot (nothing more is served).
+asio::awaitable<bool> server::impl::accept_through_ring(listening_socket& listener, int family, std::size_t home) {
+    ring_thread* const thread = home == 0 ? nullptr : ring_threads[home - 1].get();
+    const asio::any_io_executor executor = thread ? thread->io.get_executor() : control;
+    detail::io_ring& ring_of_home = thread ? thread->ring : *ring;
+    auto& accept_states = thread ? thread->accept_states : ring_accept_states;
     detail::peer_gate gate(options, logs, family, listener.endpoint().to_string());
     // Owned by the server (see ring_accept_states), not by this frame; the
     // backoff timer's handler, which may run after the loop, holds it weakly.
     ring_accepts* const owned = [&] {
-        auto state = std::make_shared<ring_accepts>(*ring, control, acceptor.native_handle());
-        ring_accept_states.push_back(state);
+        auto state = std::make_shared<ring_accepts>(ring_of_home, executor, listener.acceptor().native_handle());
+        accept_states.push_back(state);
         return state.get();
     }();
-    const std::weak_ptr<ring_accepts> weak_accepts =
-        std::static_pointer_cast<ring_accepts>(ring_accept_states.back());
+    const std::weak_ptr<ring_accepts> weak_accepts = std::static_pointer_cast<ring_accepts>(accept_states.back());
     ring_accepts& accepts = *owned;
-    asio::steady_timer backoff(control);
+    asio::steady_timer backoff(executor);
     accept_backoff throttled;
     bool serving_stopped = false;  // the stop deadline passed while a connection waited for a slot
     // A failure (the ring cannot be set up, memory) ends serving this
@@ -348,14 +386,14 @@ asio::awaitable<void> server::impl::accept_loop_through_ring(listening_socket& l
                                              throttled.describe());
                     throttled = {};
                 }
-                if (admitted(gate, fd, peer, peer_length) && !hand_over_now(fd, family, peer)) {
+                if (admitted(gate, fd, peer, peer_length) && !hand_over_now(fd, family, peer, home)) {
                     // At max_connections: the other accepts are called back, so
                     // that this one connection waits for a slot and the rest
                     // wait in the kernel's backlog, as with epoll. (One that
                     // completed already is served next; the cancelled ones are
                     // armed again when the loop takes their completions.)
-                    ring->cancel_all(accepts.fd);
-                    const bool served = co_await hand_over_when_free(fd, family, peer);
+                    ring_of_home.cancel_all(accepts.fd);
+                    const bool served = co_await hand_over_when_free(fd, family, peer, home);
                     if (!served) {
                         serving_stopped = true;
                         continue;
@@ -389,12 +427,12 @@ asio::awaitable<void> server::impl::accept_loop_through_ring(listening_socket& l
     }
     // Stopping: the accepts still in the ring end (those that accepted a
     // connection meanwhile are served), then what is queued, as accept_loop.
-    // The loop's own cancellation (begin_stop's may have come before the
-    // accepts were armed) is waited for too: the listener's descriptor
-    // closes after it, so it cannot hit a socket that reuses the number.
+    // The cancellation's own completion is waited for too: the listener's
+    // descriptor closes after it, so it cannot hit a socket that reuses the
+    // number.
     if (accepts.any_in_flight()) {
         accepts.cancelling.in_flight = true;
-        ring->cancel_all(accepts.fd, &accepts.cancelling);
+        ring_of_home.cancel_all(accepts.fd, &accepts.cancelling);
     }
     for (;;) {
         while (ring_accept* a = accepts.take()) {
@@ -405,19 +443,22 @@ asio::awaitable<void> server::impl::accept_loop_through_ring(listening_socket& l
                 continue;
             }
             if (!admitted(gate, fd, a->peer, a->peer_length)) continue;
-            if (!hand_over_now(fd, family, a->peer)) {
-                const bool served = co_await hand_over_when_free(fd, family, a->peer);
+            if (!hand_over_now(fd, family, a->peer, home)) {
+                const bool served = co_await hand_over_when_free(fd, family, a->peer, home);
                 if (!served) serving_stopped = true;
             }
         }
         if (!accepts.any_in_flight()) break;
         co_await accepts.wait();
     }
-    if (serving_stopped) {
-        end_accept_loop(acceptor);
-        co_return;
-    }
-    co_await take_queued_then_close(acceptor, gate, family, /*blocking=*/true);
+    co_return serving_stopped;
+}
+
+// On `home`'s thread: wakes its accept loops waiting for an accept, to see
+// the stop.
+void server::impl::wake_ring_accept_loops(std::size_t home) {
+    auto& accept_states = home == 0 ? ring_accept_states : ring_threads[home - 1]->accept_states;
+    for (auto& state : accept_states) static_cast<ring_accepts*>(state.get())->wake();
 }
 
 // Readies a listener for an accept loop (non-blocking, for the accept4
@@ -466,11 +507,11 @@ void server::impl::end_accept_loop(listening_socket::acceptor_type& acceptor) {
 // it to a free slot. False if none is free: then it is counted but not
 // handed over, for hand_over_when_free. Not a coroutine: this runs for every
 // connection.
-bool server::impl::hand_over_now(int fd, int family, const sockaddr_storage& peer) {
+bool server::impl::hand_over_now(int fd, int family, const sockaddr_storage& peer, std::size_t home) {
     accepted.fetch_add(1, std::memory_order_relaxed);
     active.fetch_add(1);
     // A slot only now: a listener waiting for connections holds none.
-    detail::connection_slot* slot = acquire();
+    detail::connection_slot* slot = acquire(home);
     if (slot) start(*slot, fd, family, peer);
     return slot != nullptr;
 }
@@ -479,13 +520,15 @@ bool server::impl::hand_over_now(int fd, int family, const sockaddr_storage& pee
 // kernel's backlog) until a slot is released. False if the stop deadline
 // passed first: the connection is then closed unserved, like those the
 // deadline cut.
-asio::awaitable<bool> server::impl::hand_over_when_free(int fd, int family, sockaddr_storage peer) {
+asio::awaitable<bool> server::impl::hand_over_when_free(int fd, int family, sockaddr_storage peer, std::size_t home) {
+    // The accepting thread's own timer (wake_slot_waiters cancels each).
+    asio::steady_timer& freed = home == 0 ? slot_freed : ring_threads[home - 1]->slot_freed;
     detail::connection_slot* slot = nullptr;
     for (;;) {
         waiting_for_slot.fetch_add(1);  // before acquire: no release is missed
-        slot = acquire();
+        slot = acquire(home);
         if (slot || stop_deadline_passed) break;
-        co_await slot_freed.async_wait(detail::use_tuple);
+        co_await freed.async_wait(detail::use_tuple);
         waiting_for_slot.fetch_sub(1);
     }
     waiting_for_slot.fetch_sub(1);
@@ -493,7 +536,11 @@ asio::awaitable<bool> server::impl::hand_over_when_free(int fd, int family, sock
         if (slot) slots.give_back(*slot);
         ::close(fd);
         active.fetch_sub(1);
-        maybe_finish_stop();
+        if (home == 0) {
+            maybe_finish_stop();
+        } else {
+            asio::post(control, [this] { maybe_finish_stop(); });
+        }
         co_return false;
     }
     start(*slot, fd, family, peer);
@@ -503,8 +550,9 @@ asio::awaitable<bool> server::impl::hand_over_when_free(int fd, int family, sock
 void server::impl::start(detail::connection_slot& slot, int fd, int family, const sockaddr_storage& peer) {
     detail::connection_slot* s = &slot;
     auto take = [s, fd, family, peer] { s->take(fd, family, peer); };
-    if (options.threads == 1) {
-        // The worker runs here and now, until it first waits.
+    if (options.threads == 1 || ring) {
+        // The worker runs here and now, until it first waits. (With the
+        // io_uring engine's threads: if the slot is this thread's.)
         asio::dispatch(s->strand, std::move(take));
     } else {
         // On another thread: this one goes on accepting.

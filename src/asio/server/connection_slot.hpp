@@ -145,10 +145,14 @@ struct response_state {
 // slot, on the control executor, before its worker or any post exists: it
 // binds `cancel`'s slot to the worker.)
 struct connection_slot {
-    connection_slot(asio::io_context& io, const server_options& opt, log_queue& log_lines)
-        : strand(serial_executor(io, opt.threads)), options(opt), logs(log_lines), conn(strand), request(opt) {}
+    connection_slot(asio::any_io_executor executor, std::size_t home_index, const server_options& opt,
+                    log_queue& log_lines)
+        : strand(std::move(executor)), home(home_index), options(opt), logs(log_lines), conn(strand), request(opt) {}
 
-    const asio::any_io_executor strand;  // a strand unless the server has one thread
+    // A strand when several threads share the slot's io_context; else that
+    // io_context's executor.
+    const asio::any_io_executor strand;
+    const std::size_t home;  // the slot_pool home it runs on
     const server_options& options;
     log_queue& logs;
     deadline_watch deadline;

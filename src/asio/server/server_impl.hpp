@@ -19,6 +19,7 @@
 #include <scgi/asio/listen.hpp>
 #include <scgi/asio/server.hpp>
 
+#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
@@ -39,9 +40,36 @@ namespace detail {
 class peer_gate;
 }  // namespace detail
 
+// The engine chosen at construction, and why (the start line).
+struct engine_choice {
+    bool ring = false;  // io_uring, else epoll
+    detail::io_ring::settings settings;
+    std::string line;
+};
+
+// A thread of the io_uring engine's beyond the first (server_options::threads
+// > 1): an io_context and a ring of its own, run by that thread alone. Its
+// accept loops take connections from the shared listeners into its own ring
+// and serve them on this thread: nothing crosses threads per connection.
+struct ring_thread {
+    explicit ring_thread(const detail::io_ring::settings& settings)
+        : io(1), ring(io, settings), slot_freed(io), work(io.get_executor()) {}
+
+    asio::io_context io;
+    detail::io_ring ring;
+    asio::steady_timer slot_freed;  // on io: as server::impl::slot_freed
+    // On io: its accept loops' accepts (as server::impl::ring_accept_states).
+    std::vector<std::shared_ptr<void>> accept_states;
+    // Keeps io.run() going while no connection is in flight; released when
+    // the stop completes.
+    asio::executor_work_guard<asio::io_context::executor_type> work;
+};
+
 // Which executor runs what:
-// - control (a strand with several threads): accept loops, the sweeper, the
-//   signals and the stop; the members marked "on control".
+// - control (a strand with several threads on epoll): accept loops, the
+//   sweeper, the signals and the stop; the members marked "on control".
+//   With the io_uring engine it is the first thread's io_context, and each
+//   ring_thread runs accept loops of its own (accept_loop.cpp).
 // - each slot's strand: that slot's worker coroutine, its connection and the
 //   handler it runs (connection_slot says which of its members are shared).
 // - atomics: what both read (counts, the stop request).
@@ -52,15 +80,18 @@ struct server::impl {
     server_options options;
     // Before everything that logs, so it is destroyed after all of it.
     detail::log_queue logs;
+    const engine_choice engine;
     asio::io_context io;
-    // The io_uring engine's ring; null with epoll. Before the slots, whose
-    // connections close through it.
+    // The io_uring engine's ring (the first thread's); null with epoll.
+    // Before the slots, whose connections close through it.
     std::unique_ptr<detail::io_ring> ring;
-    std::string engine_line;  // which engine runs and why, logged at start
+    // The io_uring engine's other threads (threads - 1 of them); empty with
+    // epoll. Before the slots, which run on them.
+    std::vector<std::unique_ptr<ring_thread>> ring_threads;
     asio::any_io_executor control;
     detail::slot_pool slots;
     detail::deadline_sweeper sweeper;
-    asio::steady_timer slot_freed;     // on control: cancelled when a slot is given back
+    asio::steady_timer slot_freed;     // on control: cancelled when a slot is given back (wake_slot_waiters)
     asio::steady_timer stop_deadline;  // on control
     std::optional<asio::signal_set> signals;
     std::vector<listening_socket> listeners;
@@ -78,7 +109,7 @@ struct server::impl {
     std::atomic<bool> serving{false};      // accept loops and sweeper started
     bool stop_begun = false;               // on control
     bool stopped = false;                  // on control: the stop has completed
-    bool stop_deadline_passed = false;     // on control
+    std::atomic<bool> stop_deadline_passed{false};  // set on control
     std::size_t accept_loops_running = 0;  // on control: listeners not closed yet
     std::vector<std::thread> threads;
 
@@ -96,24 +127,32 @@ struct server::impl {
     endpoint add_listener(listening_socket socket);
     void start_serving();
     void warn_if_reuse_port_loses_connections();
-    detail::connection_slot* acquire();
+    detail::connection_slot* acquire(std::size_t home = 0);
     void release(detail::connection_slot& slot) noexcept;
     void begin_stop();
     void maybe_finish_stop();
     void finish_stop();
+    void run_thread(unsigned i);
 
     // --- The engine (server.cpp) ---
-    void choose_engine();
+    static engine_choice choose_engine(const server_options& options);
+    void start_ring_threads();
+    // On control: wakes the accept loops waiting for a slot, on every thread.
+    void wake_slot_waiters();
 
     // --- Accepting (accept_loop.cpp) ---
     asio::awaitable<void> accept_loop(listening_socket& listener);
-    asio::awaitable<void> accept_loop_through_ring(listening_socket& listener);
+    asio::awaitable<void> accept_loop_through_rings(listening_socket& listener);
+    asio::awaitable<bool> accept_through_ring(listening_socket& listener, int family, std::size_t home);
+    void wake_ring_accept_loops(std::size_t home);
     int family_or_end(listening_socket& listener);
     asio::awaitable<void> take_queued_then_close(listening_socket::acceptor_type& acceptor, detail::peer_gate& gate,
                                                  int family, bool blocking);
     void end_accept_loop(listening_socket::acceptor_type& acceptor);
-    bool hand_over_now(int fd, int family, const sockaddr_storage& peer);
-    asio::awaitable<bool> hand_over_when_free(int fd, int family, sockaddr_storage peer);
+    // `home`: the thread accepting (slot_pool's homes; 0 but with the
+    // io_uring engine's ring_threads).
+    bool hand_over_now(int fd, int family, const sockaddr_storage& peer, std::size_t home = 0);
+    asio::awaitable<bool> hand_over_when_free(int fd, int family, sockaddr_storage peer, std::size_t home = 0);
     void start(detail::connection_slot& slot, int fd, int family, const sockaddr_storage& peer);
 
     // --- Serving a connection (connection_worker.cpp) ---

@@ -11,22 +11,38 @@
 
 namespace scgi::detail {
 
+// Where a slot's connections run: an io_context, and the ring they submit
+// through (the io_uring engine) or null (epoll).
+struct slot_home {
+    asio::io_context* io = nullptr;
+    io_ring* ring = nullptr;
+};
+
 // Owns every slot for the server's life (the sweeper and the stop may post
 // to a slot whose connection has just ended) and keeps the free ones.
-// Thread-safe: accept loops take slots on the control executor, workers give
-// them back on their strands.
+// Thread-safe: accept loops take slots (on the control executor, or on each
+// thread's own with the io_uring engine), workers give them back on their
+// strands.
 class slot_pool {
 public:
     slot_pool(asio::io_context& io, const server_options& options, log_queue& logs)
-        : io_(io), options_(options), logs_(logs) {}
+        : homes_{slot_home{&io, nullptr}}, options_(options), logs_(logs) {}
 
     // The ring new slots' connections submit through (the io_uring engine),
     // or null (epoll). Set before the first slot is created.
-    void submit_through(io_ring* ring) noexcept { ring_ = ring; }
+    void submit_through(io_ring* ring) noexcept { homes_.front().ring = ring; }
+
+    // The io_uring engine with several threads: each thread runs an
+    // io_context and a ring of its own (home 0 is the constructor's), and a
+    // slot belongs to one of them for the server's life. Before the first
+    // slot is created.
+    void add_home(asio::io_context& io, io_ring* ring) { homes_.push_back(slot_home{&io, ring}); }
 
     // A free slot, or a new one while fewer than max_connections exist
     // (`created` is then set: the caller starts its worker). Null at the limit.
-    connection_slot* acquire(bool& created);
+    // With several homes, a slot of `home` if one is free or can be created
+    // (its connection then stays on the accepting thread), else any free one.
+    connection_slot* acquire(bool& created, std::size_t home = 0);
 
     // Puts a slot back in the free list. Never allocates (room was reserved
     // when the slot was created), so a finishing connection cannot fail here.
@@ -41,13 +57,14 @@ public:
     }
 
 private:
-    asio::io_context& io_;
+    connection_slot* take_free(std::size_t home) noexcept;
+
+    std::vector<slot_home> homes_;
     const server_options& options_;
     log_queue& logs_;
-    io_ring* ring_ = nullptr;
     std::mutex mutex_;
     std::vector<std::unique_ptr<connection_slot>> slots_;
-    std::vector<connection_slot*> free_;
+    std::vector<connection_slot*> free_;  // of every home
 };
 
 }  // namespace scgi::detail
