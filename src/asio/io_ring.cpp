@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
-#include <mutex>
 #include <new>
 #include <system_error>
 
@@ -39,27 +38,25 @@ std::string disabled_setting() {
 
 struct io_ring::impl {
     impl(asio::io_context& context, const settings& s)
-        : io(context), single_thread(s.single_thread), wakeups(context), provided_count(s.provided_count),
+        : io(context), wakeups(context), provided_count(s.provided_count),
           provided_size(s.provided_size) {
         io_uring_params params{};
-        // Created by the thread that first submits (see io_ring::get): with
-        // one thread running the io_context that is its single issuer, and
-        // the kernel may skip the locking a shared ring needs.
+        // Created by the thread that first submits (see io_ring::get), the
+        // one thread that runs the io_context: its single issuer, so the
+        // kernel may skip the locking a shared ring needs.
         //
-        // With one thread, completions that had to wait also run only when
-        // that thread asks (DEFER_TASKRUN): the kernel queues them and
+        // Completions that had to wait also run only when that thread asks
+        // (DEFER_TASKRUN): the kernel queues them and
         // signals the eventfd, instead of interrupting the thread (an
         // inter-processor interrupt when it runs elsewhere, costly in a VM)
         // to post each one. TASKRUN_FLAG says in the shared ring when some
         // are queued.
-        params.flags = IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL;
-        if (single_thread) {
-            params.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
-        }
+        params.flags = IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
+                       IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
         params.cq_entries = s.entries * 4;
         params.flags |= IORING_SETUP_CQSIZE;
         int rc = io_uring_queue_init_params(s.entries, &ring, &params);
-        if (rc == -EINVAL && single_thread) {
+        if (rc == -EINVAL) {
             // A kernel before 6.1 has no SINGLE_ISSUER or DEFER_TASKRUN.
             params = io_uring_params{};
             params.flags = IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE;
@@ -70,14 +67,14 @@ struct io_ring::impl {
         initialised = true;
         deferred = (params.flags & IORING_SETUP_DEFER_TASKRUN) != 0;
         try {
-            finish_setup(params, single_thread);
+            finish_setup(params);
         } catch (...) {
             tear_down();  // (no destructor runs for a constructor that throws)
             throw;
         }
     }
 
-    void finish_setup(const io_uring_params& params, bool registered_ring) {
+    void finish_setup(const io_uring_params& params) {
         if ((params.features & IORING_FEAT_NODROP) == 0 || (params.features & IORING_FEAT_FAST_POLL) == 0 ||
             (params.features & IORING_FEAT_CQE_SKIP) == 0) {
             throw setup_error(ENOSYS, "io_uring: the kernel lacks NODROP, FAST_POLL or CQE_SKIP (Linux 5.17+)");
@@ -95,9 +92,8 @@ struct io_ring::impl {
         if (rc < 0) throw setup_error(-rc, "io_uring_register_eventfd");
         io_uring_cq_eventfd_toggle(&ring, false);
         // io_uring_enter then skips the ring descriptor's look-up. The
-        // registration is the creating thread's alone: only for a ring
-        // that no other thread submits to.
-        if (registered_ring) io_uring_register_ring_fd(&ring);
+        // registration is the creating thread's alone, as is the ring.
+        io_uring_register_ring_fd(&ring);
     }
 
     ~impl() { tear_down(); }
@@ -146,10 +142,6 @@ struct io_ring::impl {
                               static_cast<unsigned short>(id), io_uring_buf_ring_mask(provided_count), offset);
     }
 
-    std::unique_lock<std::mutex> lock() {
-        return single_thread ? std::unique_lock<std::mutex>() : std::unique_lock<std::mutex>(mutex);
-    }
-
     // An entry for the next submission; with the queue full, what is queued
     // goes to the kernel first.
     io_uring_sqe* entry() {
@@ -194,14 +186,13 @@ struct io_ring::impl {
 
     // Submits what is queued and completes what is ready, until neither is
     // left; then, if operations are in flight, waits (in the reactor) for
-    // the eventfd. Completions run with the lock released.
+    // the eventfd.
     //
     // The eventfd is signalled only while such a wait is armed (a flag in
     // the shared ring, no system call): completions that arrive while the
     // pump runs, such as those of the entries it submits that complete at
     // once, are reaped here, and must not cost a wake-up later.
     void pump() {
-        auto guard = lock();
         pump_posted = false;
         if (pumping) return;
         pumping = true;
@@ -216,7 +207,7 @@ struct io_ring::impl {
                 break;
             }
             submit_now();
-            if (complete_ready(guard)) continue;
+            if (complete_ready()) continue;
             if (pending != 0 || work_queued()) continue;
             if (in_flight == 0) {
                 if (waiting) {
@@ -246,7 +237,7 @@ struct io_ring::impl {
 
     // Completes the operations whose completions are in the queue; false if
     // there were none.
-    bool complete_ready(std::unique_lock<std::mutex>& guard) {
+    bool complete_ready() {
         bool any = false;
         io_uring_cqe* cqe = nullptr;
         while (io_uring_peek_cqe(&ring, &cqe) == 0 && cqe != nullptr) {
@@ -257,9 +248,7 @@ struct io_ring::impl {
             any = true;
             if (op == nullptr) continue;  // a cancel's own completion
             --in_flight;
-            if (guard.owns_lock()) guard.unlock();
             op->complete(result, flags);
-            if (!single_thread) guard.lock();
         }
         return any;
     }
@@ -272,20 +261,15 @@ struct io_ring::impl {
         waiting = true;
         io_uring_cq_eventfd_toggle(&ring, true);
         wakeups.async_read_some(asio::buffer(wake_count), [this](std::error_code, std::size_t) {
-            {
-                auto guard = lock();
-                waiting = false;
-            }
+            waiting = false;
             pump();
         });
     }
 
     asio::io_context& io;
-    const bool single_thread;
     io_uring ring{};
     bool initialised = false;
     bool deferred = false;  // IORING_SETUP_DEFER_TASKRUN
-    std::mutex mutex;
     asio::posix::stream_descriptor wakeups;
     char wake_count[16]{};  // an eventfd read returns 8 bytes: 16 asked marks it drained
     unsigned pending = 0;         // entries queued, not submitted
@@ -306,17 +290,12 @@ io_ring::io_ring(asio::io_context& io, const settings& s) : io_(io), settings_(s
 io_ring::~io_ring() = default;
 
 io_ring::impl& io_ring::get() {
-    if (settings_.single_thread) {
-        if (!impl_) impl_ = std::make_unique<impl>(io_, settings_);
-    } else {
-        std::call_once(created_, [this] { impl_ = std::make_unique<impl>(io_, settings_); });
-    }
+    if (!impl_) impl_ = std::make_unique<impl>(io_, settings_);
     return *impl_;
 }
 
 void io_ring::receive(int fd, msghdr& message, ring_operation& op) {
     impl& r = get();
-    auto guard = r.lock();
     io_uring_sqe* sqe = r.entry();
     io_uring_prep_recvmsg(sqe, fd, &message, 0);
     io_uring_sqe_set_data(sqe, &op);
@@ -325,7 +304,6 @@ void io_ring::receive(int fd, msghdr& message, ring_operation& op) {
 
 void io_ring::send(int fd, msghdr& message, ring_operation& op) {
     impl& r = get();
-    auto guard = r.lock();
     io_uring_sqe* sqe = r.entry();
     // Not MSG_WAITALL: a send cancelled after it sent some bytes completes
     // with their count, which would hide the write timeout; asio::async_write
@@ -337,7 +315,6 @@ void io_ring::send(int fd, msghdr& message, ring_operation& op) {
 
 void io_ring::poll(int fd, std::uint32_t events, ring_operation& op) {
     impl& r = get();
-    auto guard = r.lock();
     io_uring_sqe* sqe = r.entry();
     io_uring_prep_poll_add(sqe, fd, events);
     io_uring_sqe_set_data(sqe, &op);
@@ -346,7 +323,6 @@ void io_ring::poll(int fd, std::uint32_t events, ring_operation& op) {
 
 void io_ring::receive_provided(int fd, std::size_t limit, ring_operation& op) {
     impl& r = get();
-    auto guard = r.lock();
     io_uring_sqe* sqe = r.entry();
     const auto length = static_cast<std::uint32_t>(std::min<std::size_t>(limit, r.provided_size));
     io_uring_prep_recv(sqe, fd, nullptr, length, 0);
@@ -358,7 +334,6 @@ void io_ring::receive_provided(int fd, std::size_t limit, ring_operation& op) {
 
 void io_ring::accept(int fd, sockaddr* address, socklen_t* length, ring_operation& op) {
     impl& r = get();
-    auto guard = r.lock();
     io_uring_sqe* sqe = r.entry();
     // Blocking sockets: io_uring waits for them itself (a non-blocking one
     // makes a send that has to wait fail with EAGAIN instead).
@@ -369,7 +344,6 @@ void io_ring::accept(int fd, sockaddr* address, socklen_t* length, ring_operatio
 
 void io_ring::cancel(ring_operation& op) {
     impl& r = get();
-    auto guard = r.lock();
     io_uring_sqe* sqe = r.entry();
     io_uring_prep_cancel(sqe, &op, 0);
     io_uring_sqe_set_data(sqe, nullptr);
@@ -378,7 +352,6 @@ void io_ring::cancel(ring_operation& op) {
 
 void io_ring::cancel_all(int fd, ring_operation* done) {
     impl& r = get();
-    auto guard = r.lock();
     io_uring_sqe* sqe = r.entry();
     io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
     io_uring_sqe_set_data(sqe, done);
@@ -387,7 +360,6 @@ void io_ring::cancel_all(int fd, ring_operation* done) {
 
 void io_ring::close(int fd) {
     impl& r = get();
-    auto guard = r.lock();
     io_uring_sqe* sqe = r.entry();
     io_uring_prep_close(sqe, fd);
     io_uring_sqe_set_data(sqe, nullptr);
@@ -403,7 +375,6 @@ std::span<const char> io_ring::provided(std::uint32_t flags, std::size_t size) c
 
 void io_ring::give_back(std::uint32_t flags) noexcept {
     if ((flags & IORING_CQE_F_BUFFER) == 0) return;
-    auto guard = impl_->lock();
     impl_->add_buffer(flags >> IORING_CQE_BUFFER_SHIFT, 0);
     io_uring_buf_ring_advance(impl_->buffer_ring, 1);
 }

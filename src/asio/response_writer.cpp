@@ -17,8 +17,6 @@ namespace detail {
 
 bool write_all_now(connection_slot& c, std::array<asio::const_buffer, 2>& buffers, std::error_code& ec) noexcept {
     if (asio::buffer_size(buffers) == 0) return true;
-    // The io_uring engine sends through the ring, with the batch.
-    if (c.conn.ring()) return false;
     const std::size_t written = c.conn.write_some(buffers, ec);
     if (ec == asio::error::would_block) {
         ec.clear();

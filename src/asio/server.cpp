@@ -94,8 +94,6 @@ engine_choice server::impl::choose_engine(const server_options& options) {
                       "ask for it to use it)";
         return choice;
     }
-    // Every ring has one thread: SINGLE_ISSUER and DEFER_TASKRUN.
-    choice.settings.single_thread = true;
     // Tried on a thread of its own: the kernel later notifies a thread that
     // set up a ring when the ring is torn down (see io_ring), and the
     // constructing thread is the application's.

@@ -99,10 +99,10 @@ asio::awaitable<std::error_code> wait_for_head(connection_slot& c) {
     co_return c.timeout_or(ec, error::head_timeout);
 }
 
-// The io_uring engine's head: each read lands in one of the ring's buffers
-// (a connection waiting for its head holds none), is parsed, and the buffer
-// goes back at once. The first read is submitted with the batch that
-// accepted the connection, and usually completes in it.
+// The io_uring engine's rest of the head, once `read_head_now` found it
+// incomplete: each read waits in the ring and lands in one of the ring's
+// buffers (a connection waiting for its head holds none), is parsed, and the
+// buffer goes back at once.
 asio::awaitable<std::error_code> read_head_through_ring(connection_slot& c) {
     request_state& r = c.request;
     io_ring& ring = *c.conn.ring();
@@ -117,8 +117,8 @@ asio::awaitable<std::error_code> read_head_through_ring(connection_slot& c) {
             // their head's arrival and its parsing): wait, then read into
             // the thread's buffer, as the epoll engine does.
             std::tie(ec) = co_await c.conn.async_wait(asio::socket_base::wait_read, use_tuple);
-                if (!ec) ec = read_head_now(c);
-                continue;
+            if (!ec) ec = read_head_now(c);
+            continue;
         }
         if (read_error == asio::error::eof) {
             ring.give_back(flags);  // (none is taken for no bytes, but if one were)
@@ -169,12 +169,13 @@ asio::awaitable<void> server::impl::work(connection_slot& c) {
         std::exception_ptr failure;
         try {
             // The whole head is usually there already: parsed without waiting.
-            std::error_code ec;
-            if (c.conn.ring()) {
+            std::error_code ec = detail::read_head_now(c);
+            // (Not a conditional expression of two co_awaits: built by g++ 12
+            // one stalled requests.)
+            if (ec == error::need_more && c.conn.ring()) {
                 ec = co_await detail::read_head_through_ring(c);
-            } else {
-                ec = detail::read_head_now(c);
-                if (ec == error::need_more) ec = co_await detail::wait_for_head(c);
+            } else if (ec == error::need_more) {
+                ec = co_await detail::wait_for_head(c);
             }
             // Cut by the stop deadline while its head arrived: a shut-down
             // socket still returns what was received, but no handler may

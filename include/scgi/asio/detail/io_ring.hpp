@@ -8,15 +8,12 @@
 #include <asio/associated_executor.hpp>
 #include <asio/cancellation_type.hpp>
 #include <asio/dispatch.hpp>
-#include <asio/post.hpp>
 #include <asio/io_context.hpp>
 #include <asio/recycling_allocator.hpp>
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <tuple>
@@ -29,7 +26,7 @@ namespace scgi::detail {
 
 /// An operation submitted to an io_ring. `complete` runs exactly once, with
 /// the completion's result (bytes or a descriptor, or -errno) and flags, on
-/// a thread running the ring's io_context, outside the ring's lock.
+/// the thread running the ring's io_context.
 class ring_operation {
 public:
     virtual void complete(int result, std::uint32_t flags) noexcept = 0;
@@ -47,13 +44,12 @@ protected:
 /// in one epoll_wait, and timers, posts and the other sockets of the program
 /// go on working as before.
 ///
-/// Thread-safe when built with `single_thread == false` (a mutex); with
-/// `single_thread` it must be used only from the one thread that runs the
-/// io_context (IORING_SETUP_SINGLE_ISSUER).
+/// Used only from the one thread that runs the io_context (the ring is
+/// IORING_SETUP_SINGLE_ISSUER where the kernel has it): a server with
+/// several threads has a ring and an io_context per thread.
 class io_ring {
 public:
     struct settings {
-        bool single_thread = true;
         unsigned entries = 1024;
         /// Buffers for `receive_provided`: read buffers that belong to the
         /// ring, not to a connection (a power of two, each `provided_size`).
@@ -65,7 +61,7 @@ public:
     /// runs it: a thread that creates a ring, or submits to one, is sent a
     /// task-work notification by the kernel when the ring is torn down, which
     /// interrupts a blocking socket call with a timeout (EINTR). A server's
-    /// ring belongs only to the threads that run its io_context.
+    /// ring belongs only to the thread that runs its io_context.
     /// Ask `unavailable_reason` first: creation failing then is only
     /// std::system_error from the first operation.
     io_ring(asio::io_context& io, const settings& s);
@@ -104,9 +100,6 @@ public:
     /// Returns that buffer to the ring (once per completion that had one).
     void give_back(std::uint32_t flags) noexcept;
 
-    /// True if built for one thread (completions may run inline).
-    bool is_single_threaded() const noexcept { return settings_.single_thread; }
-
     /// Why this kernel or process cannot set up a ring with `s`, or empty if
     /// it can (sets one up and tears it down; call it from a thread that
     /// ends soon, see the constructor).
@@ -118,7 +111,6 @@ private:
 
     asio::io_context& io_;
     const settings settings_;
-    std::once_flag created_;
     std::unique_ptr<impl> impl_;
 };
 
@@ -138,7 +130,6 @@ public:
         allocator_type alloc;
         ring_handler_op* op = std::allocator_traits<allocator_type>::allocate(alloc, 1);
         ::new (static_cast<void*>(op)) ring_handler_op(ring, std::move(handler), fallback, std::move(map));
-        op->post_completion_ = !ring.is_single_threaded();
         auto slot = asio::get_associated_cancellation_slot(op->handler_);
         if (slot.is_connected()) slot.template emplace<canceller>(ring, *op);
         start(*op);
@@ -149,16 +140,20 @@ public:
     msghdr message{};
     iovec parts[16];
 
+    // On the ring's thread, which runs the handler's executor too (a
+    // connection's strand lives on its thread's io_context).
     void complete(int result, std::uint32_t flags) noexcept override {
-        if (!post_completion_) return finish(result, flags);
-        // With several threads everything about the completion happens
-        // where the handler runs, not on the thread reaping the ring: a
-        // handler that blocks its thread must not hold up the others, and
-        // the cancellation slot (and what `map` touches) belong to the
-        // handler's executor. The operation lives until then, so a
-        // cancellation racing with the completion names no other operation.
+        auto slot = asio::get_associated_cancellation_slot(handler_);
+        if (slot.is_connected()) slot.clear();
         auto executor = asio::get_associated_executor(handler_, fallback_);
-        asio::post(executor, [this, result, flags] { finish(result, flags); });
+        auto arguments = map_(result, flags);
+        Handler handler = std::move(handler_);
+        allocator_type alloc;
+        this->~ring_handler_op();
+        std::allocator_traits<allocator_type>::deallocate(alloc, this, 1);
+        asio::dispatch(executor, [h = std::move(handler), args = std::move(arguments)]() mutable {
+            std::apply(std::move(h), std::move(args));
+        });
     }
 
 private:
@@ -176,21 +171,6 @@ private:
         ring_operation& op;
     };
 
-    // On the handler's executor (or, with one thread, the ring's).
-    void finish(int result, std::uint32_t flags) noexcept {
-        auto slot = asio::get_associated_cancellation_slot(handler_);
-        if (slot.is_connected()) slot.clear();
-        auto executor = asio::get_associated_executor(handler_, fallback_);
-        auto arguments = map_(result, flags);
-        Handler handler = std::move(handler_);
-        allocator_type alloc;
-        this->~ring_handler_op();
-        std::allocator_traits<allocator_type>::deallocate(alloc, this, 1);
-        asio::dispatch(executor, [h = std::move(handler), args = std::move(arguments)]() mutable {
-            std::apply(std::move(h), std::move(args));
-        });
-    }
-
     ring_handler_op(io_ring& ring, Handler handler, const Executor& fallback, Map map)
         : handler_(std::move(handler)), fallback_(fallback), map_(std::move(map)) {
         (void)ring;
@@ -200,7 +180,6 @@ private:
     Handler handler_;
     Executor fallback_;
     Map map_;
-    bool post_completion_ = false;
 };
 
 }  // namespace scgi::detail
