@@ -23,9 +23,26 @@ namespace scgi {
 
 using detail::connection_slot;
 
+namespace {
+
+// `o`, or std::invalid_argument for options out of range (before anything
+// is set up with them).
+server_options validated(server_options o) {
+    if (o.threads == 0) throw std::invalid_argument("scgi::server: threads must be at least 1");
+    if (o.max_connections == 0) throw std::invalid_argument("scgi::server: max_connections must be at least 1");
+    if (o.head_timeout.count() <= 0 || o.body_timeout.count() <= 0 || o.write_timeout.count() <= 0 ||
+        o.stop_timeout.count() < 0) {
+        throw std::invalid_argument("scgi::server: timeouts must be positive");
+    }
+    if (o.read_buffer_size == 0) throw std::invalid_argument("scgi::server: read_buffer_size is 0");
+    return o;
+}
+
+}  // namespace
+
 server::impl::impl(handler h, server_options o)
     : on_request(std::move(h)),
-      options(std::move(o)),
+      options(validated(std::move(o))),
       logs(options),
       engine(choose_engine(options)),
       // With the io_uring engine this io_context has one thread, the first
@@ -37,13 +54,6 @@ server::impl::impl(handler h, server_options o)
       slot_freed(control),
       stop_deadline(control) {
     if (!on_request) throw std::invalid_argument("scgi::server: empty handler");
-    if (options.threads == 0) throw std::invalid_argument("scgi::server: threads must be at least 1");
-    if (options.max_connections == 0) throw std::invalid_argument("scgi::server: max_connections must be at least 1");
-    if (options.head_timeout.count() <= 0 || options.body_timeout.count() <= 0 ||
-        options.write_timeout.count() <= 0 || options.stop_timeout.count() < 0) {
-        throw std::invalid_argument("scgi::server: timeouts must be positive");
-    }
-    if (options.read_buffer_size == 0) throw std::invalid_argument("scgi::server: read_buffer_size is 0");
     start_ring_threads();
     // A write to a closed pipe or socket (including the log's stderr) must
     // return EPIPE, not kill the server.
@@ -378,14 +388,30 @@ std::vector<endpoint> server::endpoints() const { return impl_->bound; }
 void server::run() {
     impl_->start_serving();
     // The calling thread is one of options.threads.
-    for (unsigned i = 1; i < impl_->options.threads; ++i) impl_->threads.emplace_back([this, i] { impl_->run_thread(i); });
+    impl_->start_threads(1);
     impl_->run_thread(0);
     wait();
 }
 
 void server::start() {
     impl_->start_serving();
-    for (unsigned i = 0; i < impl_->options.threads; ++i) impl_->threads.emplace_back([this, i] { impl_->run_thread(i); });
+    impl_->start_threads(0);
+}
+
+// Threads `first` to options.threads - 1. If one cannot be created, those
+// started are stopped and joined before the error goes on: with the io_uring
+// engine a thread's connections and the stop need the thread that did not
+// start, so the server could not stop otherwise.
+void server::impl::start_threads(unsigned first) {
+    try {
+        for (unsigned i = first; i < options.threads; ++i) threads.emplace_back([this, i] { run_thread(i); });
+    } catch (...) {
+        io.stop();
+        for (auto& t : ring_threads) t->io.stop();
+        for (auto& t : threads) t.join();
+        threads.clear();
+        throw;
+    }
 }
 
 // Thread `i` of options.threads: with the io_uring engine each but the

@@ -28,10 +28,11 @@ enum class io_engine {
     /// ring and serves them itself: nothing crosses threads per connection,
     /// but a handler that blocks its thread holds up that thread's
     /// connections (and the accepts its ring has taken), which another
-    /// thread does not take over. So with several threads `automatic` picks
-    /// epoll, where every thread serves any connection; ask for io_uring
-    /// for the other trade. The server fails to start if io_uring cannot be
-    /// set up.
+    /// thread does not take over (and on the first thread, the timeouts,
+    /// signals and the stop, which run there). So with several threads
+    /// `automatic` picks epoll, where every thread serves any connection;
+    /// ask for io_uring for the other trade. The server fails to start if
+    /// io_uring cannot be set up.
     io_uring,
 };
 

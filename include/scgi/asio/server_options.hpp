@@ -31,7 +31,7 @@ struct server_options {
 
     /// Connections served at once. At the limit the server stops accepting
     /// (each listener holds at most one accepted connection until a slot
-    /// frees); new connections wait in the kernel's listen backlog
+    /// frees; on the io_uring engine with several threads, one per thread); new connections wait in the kernel's listen backlog
     /// (`listen.backlog`) until one finishes — no error, no busy loop.
     std::size_t max_connections = 1024;
 

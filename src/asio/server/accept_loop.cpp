@@ -211,8 +211,8 @@ struct ring_accepts {
 
     void arm(ring_accept& a) {
         a.peer_length = sizeof a.peer;
-        a.in_flight = true;
         ring.accept(fd, reinterpret_cast<sockaddr*>(&a.peer), &a.peer_length, a);
+        a.in_flight = true;  // (not if the ring could not take it)
     }
 
     // A completed accept, in the order the slots were armed; null if none.
@@ -285,26 +285,39 @@ asio::awaitable<void> server::impl::accept_loop_through_rings(listening_socket& 
     auto& acceptor = listener.acceptor();
     const int family = family_or_end(listener);
     if (family < 0) co_return;
-    bool serving_stopped = false;  // the stop deadline passed while a connection waited for a slot
-    // The other threads' loops report here, on control, when they end.
-    std::size_t others_running = ring_threads.size();
-    asio::steady_timer others_ended(control, asio::steady_timer::time_point::max());
+    // The other threads' loops report here, on control, when they end; shared,
+    // not in this frame, which must not be referred to if it ends first.
+    struct loops_state {
+        loops_state(std::size_t others, const asio::any_io_executor& control_executor)
+            : others_running(others), others_ended(control_executor, asio::steady_timer::time_point::max()) {}
+        std::size_t others_running;
+        asio::steady_timer others_ended;
+        bool serving_stopped = false;  // the stop deadline passed while a connection waited for a slot
+    };
+    const auto state = std::make_shared<loops_state>(ring_threads.size(), control);
     for (std::size_t t = 0; t < ring_threads.size(); ++t) {
         asio::co_spawn(ring_threads[t]->io, accept_through_ring(listener, family, t + 1),
-                       [this, &others_running, &others_ended, &serving_stopped](std::exception_ptr e, bool dropped) {
+                       [this, state](std::exception_ptr e, bool dropped) {
                            if (e) {
                                log_failure(detail::log_event::internal_failure, log_level::error,
                                            "accept loop failed: ", e);
                            }
-                           asio::post(control, [&others_running, &others_ended, &serving_stopped, dropped] {
-                               if (dropped) serving_stopped = true;
-                               if (--others_running == 0) others_ended.cancel();
+                           asio::post(control, [state, dropped] {
+                               if (dropped) state->serving_stopped = true;
+                               if (--state->others_running == 0) state->others_ended.cancel();
                            });
                        });
     }
-    if (co_await accept_through_ring(listener, family, 0)) serving_stopped = true;
-    while (others_running != 0) co_await others_ended.async_wait(detail::use_tuple);
-    if (serving_stopped) {
+    // (A failure here must not skip the wait for the others, or the
+    // listener's close: the stop waits for it.)
+    try {
+        if (co_await accept_through_ring(listener, family, 0)) state->serving_stopped = true;
+    } catch (...) {
+        log_failure(detail::log_event::internal_failure, log_level::error, "accept loop failed: ",
+                    std::current_exception());
+    }
+    while (state->others_running != 0) co_await state->others_ended.async_wait(detail::use_tuple);
+    if (state->serving_stopped) {
         end_accept_loop(acceptor);
         co_return;
     }
@@ -389,7 +402,8 @@ asio::awaitable<bool> server::impl::accept_through_ring(listening_socket& listen
                 if (admitted(gate, fd, peer, peer_length) && !hand_over_now(fd, family, peer, home)) {
                     // At max_connections: the other accepts are called back, so
                     // that this one connection waits for a slot and the rest
-                    // wait in the kernel's backlog, as with epoll. (One that
+                    // wait in the kernel's backlog, as with epoll (with
+                    // several threads, one such connection per thread). (One that
                     // completed already is served next; the cancelled ones are
                     // armed again when the loop takes their completions.)
                     ring_of_home.cancel_all(accepts.fd);
@@ -422,7 +436,7 @@ asio::awaitable<bool> server::impl::accept_through_ring(listening_socket& listen
     }
     if (failure) {
         log_failure(detail::log_event::internal_failure, log_level::error,
-                    "accept loop on " + listener.endpoint().to_string() + " failed, no longer accepting there: ",
+                    "accept loop on " + listener.endpoint().to_string() + " failed, this thread no longer accepts there: ",
                     failure);
     }
     // Stopping: the accepts still in the ring end (those that accepted a

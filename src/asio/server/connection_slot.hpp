@@ -142,8 +142,9 @@ struct response_state {
 // `strand` only: by the slot's worker coroutine, by `take` (which the accept
 // loop posts there), and by the sweeper's and the stop's handlers, posted
 // there through `post_if_current`. (The one exception is the creation of a
-// slot, on the control executor, before its worker or any post exists: it
-// binds `cancel`'s slot to the worker.)
+// slot, by the accept loop that takes it first (on the control executor, or
+// on its own thread with the io_uring engine), before its worker or any post
+// exists: it binds `cancel`'s slot to the worker.)
 struct connection_slot {
     connection_slot(asio::any_io_executor executor, std::size_t home_index, const server_options& opt,
                     log_queue& log_lines)

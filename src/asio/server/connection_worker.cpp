@@ -180,7 +180,10 @@ asio::awaitable<void> server::impl::work(connection_slot& c) {
             // Cut by the stop deadline while its head arrived: a shut-down
             // socket still returns what was received, but no handler may
             // start after the deadline.
-            if (!ec && c.cancelled) ec = asio::error::operation_aborted;
+            // (Or handed over after the deadline: with the io_uring engine's
+            // threads a handover to another thread's slot may arrive after
+            // the deadline's cut of that slot.)
+            if (!ec && (c.cancelled || stop_deadline_passed)) ec = asio::error::operation_aborted;
             if (ec) {
                 co_await refuse(c, ec);
             } else {

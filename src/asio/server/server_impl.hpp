@@ -132,6 +132,7 @@ struct server::impl {
     void begin_stop();
     void maybe_finish_stop();
     void finish_stop();
+    void start_threads(unsigned first);
     void run_thread(unsigned i);
 
     // --- The engine (server.cpp) ---
