@@ -357,8 +357,8 @@ protected:
 };
 
 INSTANTIATE_TEST_SUITE_P(Server, OneAndThreeThreads, ::testing::Values(1u, 3u),
-                         [](const ::testing::TestParamInfo<unsigned>& info) {
-                             return std::to_string(info.param) + "_threads";
+                         [](const ::testing::TestParamInfo<unsigned>& param_info) {
+                             return std::to_string(param_info.param) + "_threads";
                          });
 
 TEST_P(OneAndThreeThreads, BeyondMaxConnectionsNewOnesWait) {
