@@ -153,6 +153,16 @@ struct io_ring::impl {
         return sqe;
     }
 
+    // Queues one entry, filled by `prepare(sqe)`, for `op` (null: one whose
+    // completion nobody waits for, such as a cancellation's own).
+    template <class Prepare>
+    void submit(ring_operation* op, Prepare prepare) {
+        io_uring_sqe* sqe = entry();
+        prepare(sqe);
+        io_uring_sqe_set_data(sqe, op);
+        queued(op != nullptr);
+    }
+
     // After an entry is filled: counts it, and makes sure a pump runs once
     // the handlers that are ready now have run (they may queue more).
     void queued(bool completes) {
@@ -295,76 +305,49 @@ io_ring::impl& io_ring::get() {
 }
 
 void io_ring::receive(int fd, msghdr& message, ring_operation& op) {
-    impl& r = get();
-    io_uring_sqe* sqe = r.entry();
-    io_uring_prep_recvmsg(sqe, fd, &message, 0);
-    io_uring_sqe_set_data(sqe, &op);
-    r.queued(true);
+    get().submit(&op, [&](io_uring_sqe* sqe) { io_uring_prep_recvmsg(sqe, fd, &message, 0); });
 }
 
 void io_ring::send(int fd, msghdr& message, ring_operation& op) {
-    impl& r = get();
-    io_uring_sqe* sqe = r.entry();
     // Not MSG_WAITALL: a send cancelled after it sent some bytes completes
     // with their count, which would hide the write timeout; asio::async_write
     // sends the rest.
-    io_uring_prep_sendmsg(sqe, fd, &message, MSG_NOSIGNAL);
-    io_uring_sqe_set_data(sqe, &op);
-    r.queued(true);
+    get().submit(&op, [&](io_uring_sqe* sqe) { io_uring_prep_sendmsg(sqe, fd, &message, MSG_NOSIGNAL); });
 }
 
 void io_ring::poll(int fd, std::uint32_t events, ring_operation& op) {
-    impl& r = get();
-    io_uring_sqe* sqe = r.entry();
-    io_uring_prep_poll_add(sqe, fd, events);
-    io_uring_sqe_set_data(sqe, &op);
-    r.queued(true);
+    get().submit(&op, [&](io_uring_sqe* sqe) { io_uring_prep_poll_add(sqe, fd, events); });
 }
 
 void io_ring::receive_provided(int fd, std::size_t limit, ring_operation& op) {
     impl& r = get();
-    io_uring_sqe* sqe = r.entry();
     const auto length = static_cast<std::uint32_t>(std::min<std::size_t>(limit, r.provided_size));
-    io_uring_prep_recv(sqe, fd, nullptr, length, 0);
-    sqe->flags |= IOSQE_BUFFER_SELECT;
-    sqe->buf_group = provided_group;
-    io_uring_sqe_set_data(sqe, &op);
-    r.queued(true);
+    r.submit(&op, [&](io_uring_sqe* sqe) {
+        io_uring_prep_recv(sqe, fd, nullptr, length, 0);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = provided_group;
+    });
 }
 
 void io_ring::accept(int fd, sockaddr* address, socklen_t* length, ring_operation& op) {
-    impl& r = get();
-    io_uring_sqe* sqe = r.entry();
     // Blocking sockets: io_uring waits for them itself (a non-blocking one
     // makes a send that has to wait fail with EAGAIN instead).
-    io_uring_prep_accept(sqe, fd, address, length, SOCK_CLOEXEC);
-    io_uring_sqe_set_data(sqe, &op);
-    r.queued(true);
+    get().submit(&op, [&](io_uring_sqe* sqe) { io_uring_prep_accept(sqe, fd, address, length, SOCK_CLOEXEC); });
 }
 
 void io_ring::cancel(ring_operation& op) {
-    impl& r = get();
-    io_uring_sqe* sqe = r.entry();
-    io_uring_prep_cancel(sqe, &op, 0);
-    io_uring_sqe_set_data(sqe, nullptr);
-    r.queued(false);
+    get().submit(nullptr, [&](io_uring_sqe* sqe) { io_uring_prep_cancel(sqe, &op, 0); });
 }
 
 void io_ring::cancel_all(int fd, ring_operation* done) {
-    impl& r = get();
-    io_uring_sqe* sqe = r.entry();
-    io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
-    io_uring_sqe_set_data(sqe, done);
-    r.queued(done != nullptr);
+    get().submit(done, [&](io_uring_sqe* sqe) { io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL); });
 }
 
 void io_ring::close(int fd) {
-    impl& r = get();
-    io_uring_sqe* sqe = r.entry();
-    io_uring_prep_close(sqe, fd);
-    io_uring_sqe_set_data(sqe, nullptr);
-    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-    r.queued(false);
+    get().submit(nullptr, [&](io_uring_sqe* sqe) {
+        io_uring_prep_close(sqe, fd);
+        sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    });
 }
 
 std::span<const char> io_ring::provided(std::uint32_t flags, std::size_t size) const noexcept {

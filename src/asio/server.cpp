@@ -108,7 +108,7 @@ engine_choice server::impl::choose_engine(const server_options& options) {
     // set up a ring when the ring is torn down (see io_ring), and the
     // constructing thread is the application's.
     std::string unavailable;
-    std::thread([&] { unavailable = detail::io_ring::unavailable_reason(choice.settings); }).join();
+    std::thread([&] { unavailable = detail::io_ring::unavailable_reason(detail::io_ring::settings{}); }).join();
     if (!unavailable.empty()) {
         if (wanted == io_engine::io_uring) {
             throw std::runtime_error("scgi::server: io_uring" + why + ": " + unavailable);
@@ -129,10 +129,10 @@ engine_choice server::impl::choose_engine(const server_options& options) {
 // on its thread.
 void server::impl::start_ring_threads() {
     if (!engine.ring) return;
-    ring = std::make_unique<detail::io_ring>(io, engine.settings);
+    ring = std::make_unique<detail::io_ring>(io, detail::io_ring::settings{});
     slots.submit_through(ring.get());
     for (unsigned i = 1; i < options.threads; ++i) {
-        auto& added = ring_threads.emplace_back(std::make_unique<ring_thread>(engine.settings));
+        auto& added = ring_threads.emplace_back(std::make_unique<ring_thread>());
         slots.add_home(added->io, &added->ring);
     }
 }

@@ -550,11 +550,7 @@ asio::awaitable<bool> server::impl::hand_over_when_free(int fd, int family, sock
         if (slot) slots.give_back(*slot);
         ::close(fd);
         active.fetch_sub(1);
-        if (home == 0) {
-            maybe_finish_stop();
-        } else {
-            asio::post(control, [this] { maybe_finish_stop(); });
-        }
+        asio::dispatch(control, [this] { maybe_finish_stop(); });  // (here, if this is control)
         co_return false;
     }
     start(*slot, fd, family, peer);

@@ -43,7 +43,6 @@ class peer_gate;
 // The engine chosen at construction, and why (the start line).
 struct engine_choice {
     bool ring = false;  // io_uring, else epoll
-    detail::io_ring::settings settings;
     std::string line;
 };
 
@@ -52,8 +51,7 @@ struct engine_choice {
 // accept loops take connections from the shared listeners into its own ring
 // and serve them on this thread: nothing crosses threads per connection.
 struct ring_thread {
-    explicit ring_thread(const detail::io_ring::settings& settings)
-        : io(1), ring(io, settings), slot_freed(io), work(io.get_executor()) {}
+    ring_thread() : io(1), ring(io, detail::io_ring::settings{}), slot_freed(io), work(io.get_executor()) {}
 
     asio::io_context io;
     detail::io_ring ring;

@@ -26,7 +26,7 @@ struct slot_home {
 class slot_pool {
 public:
     slot_pool(asio::io_context& io, const server_options& options, log_queue& logs)
-        : homes_{slot_home{&io, nullptr}}, options_(options), logs_(logs) {}
+        : homes_{slot_home{&io, nullptr}}, free_(1), slots_in_home_(1), options_(options), logs_(logs) {}
 
     // The ring new slots' connections submit through (the io_uring engine),
     // or null (epoll). Set before the first slot is created.
@@ -36,7 +36,11 @@ public:
     // io_context and a ring of its own (home 0 is the constructor's), and a
     // slot belongs to one of them for the server's life. Before the first
     // slot is created.
-    void add_home(asio::io_context& io, io_ring* ring) { homes_.push_back(slot_home{&io, ring}); }
+    void add_home(asio::io_context& io, io_ring* ring) {
+        homes_.push_back(slot_home{&io, ring});
+        free_.emplace_back();
+        slots_in_home_.push_back(0);
+    }
 
     // A free slot, or a new one while fewer than max_connections exist
     // (`created` is then set: the caller starts its worker). Null at the limit.
@@ -57,14 +61,13 @@ public:
     }
 
 private:
-    connection_slot* take_free(std::size_t home) noexcept;
-
     std::vector<slot_home> homes_;
+    std::vector<std::vector<connection_slot*>> free_;  // per home
+    std::vector<std::size_t> slots_in_home_;
     const server_options& options_;
     log_queue& logs_;
     std::mutex mutex_;
     std::vector<std::unique_ptr<connection_slot>> slots_;
-    std::vector<connection_slot*> free_;  // of every home
 };
 
 }  // namespace scgi::detail

@@ -129,7 +129,7 @@ public:
     static void launch(io_ring& ring, Handler handler, const Executor& fallback, Map map, Start start) {
         allocator_type alloc;
         ring_handler_op* op = std::allocator_traits<allocator_type>::allocate(alloc, 1);
-        ::new (static_cast<void*>(op)) ring_handler_op(ring, std::move(handler), fallback, std::move(map));
+        ::new (static_cast<void*>(op)) ring_handler_op(std::move(handler), fallback, std::move(map));
         auto slot = asio::get_associated_cancellation_slot(op->handler_);
         if (slot.is_connected()) slot.template emplace<canceller>(ring, *op);
         start(*op);
@@ -171,10 +171,8 @@ private:
         ring_operation& op;
     };
 
-    ring_handler_op(io_ring& ring, Handler handler, const Executor& fallback, Map map)
-        : handler_(std::move(handler)), fallback_(fallback), map_(std::move(map)) {
-        (void)ring;
-    }
+    ring_handler_op(Handler handler, const Executor& fallback, Map map)
+        : handler_(std::move(handler)), fallback_(fallback), map_(std::move(map)) {}
     ~ring_handler_op() = default;
 
     Handler handler_;
